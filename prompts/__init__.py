@@ -1,0 +1,1 @@
+"""Prompt templates, installed as the resource package ``summarizer.prompts``."""

@@ -1,0 +1,1 @@
+"""JSON Schemas exported from the contract models (resource package ``summarizer.schemas``)."""

@@ -1,0 +1,1 @@
+"""Vocabulary data files read by the offline extractor."""
