@@ -1,0 +1,265 @@
+"""Document layout: header zone, sections and sentences, all with offsets.
+
+Works on the analysis string of a ``TextView``. The *header* is everything
+before the body starts (title, authors, affiliations, citation lines, web-page
+debris); the body is split into sections by their headings ("Background",
+"Case 1"... are recognised from ``data/sections.tsv``, also inline as
+"Results: ...") and each section into sentences. Clinical extraction reads
+only the sentences of clinical sections; references, copyright, figure
+captions, keywords and disclosures never become patient facts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .textview import TextView
+from .vocab import fold_key, section_headings
+
+BODY_KINDS = {"background", "objective", "case", "methods", "results", "conclusion", "discussion", "body"}
+# Sections whose sentences may describe the reported patients.
+PATIENT_KINDS = {"case", "methods", "results", "body"}
+
+_NUMBERING = re.compile(r"^\s*(?:[0-9]{1,2}|[ivxIVX]{1,4}|[A-Da-d])[.)]\s+")
+_INLINE = re.compile(r"^([A-Za-z][A-Za-z' /&\-]{1,48}?)\s*[:\uff1a]\s*(\S.*)$")
+_FIGURE = re.compile(r"^(?:fig(?:ure)?|table|supplementary (?:figure|table))\.?\s*[0-9]+[a-z]?\b", re.I)
+_BULLET = re.compile(r"^[\u2022\u25aa\u25cf\u2023\u2043\u25e6*\-\u00b7]\s+")
+_LABEL = re.compile(
+    r"^(?:case|patient|pt|observation)\s*(?:n[o°º]\.?\s*)?#?\s*(?:[0-9]{1,2}|[ivx]{1,4}|one|two|three|four|five|six)\b",
+    re.I,
+)
+_ABBREV = {
+    "dr", "drs", "mr", "mrs", "ms", "prof", "st", "vs", "v", "e.g", "i.e", "eg", "ie", "al", "fig", "figs",
+    "no", "nos", "approx", "ca", "cf", "resp", "incl", "min", "max", "inc", "ltd", "co", "jr", "sr",
+    "dept", "univ", "vol", "pp", "p", "ref", "refs", "mg", "ml", "kg", "wk", "wks", "yr", "yrs", "mo",
+    "mos", "hr", "hrs", "sec", "vit", "sp", "spp", "var", "ed", "eds", "jan", "feb", "mar", "apr",
+    "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "u.k", "b.i.d", "t.i.d", "q.d",
+}
+_SENT_END = re.compile(r"[.!?](?:[\"')\]]+)?(?=\s+[\"'(\[]?[A-Z0-9\u00c0-\u024f])")
+
+
+@dataclass
+class Line:
+    start: int
+    end: int
+    text: str
+
+    @property
+    def blank(self) -> bool:
+        return not self.text
+
+
+@dataclass
+class Sentence:
+    start: int
+    end: int
+    text: str
+    section: str
+    index: int = 0
+
+
+@dataclass
+class Section:
+    kind: str
+    heading: str | None
+    start: int  # body start (analysis offset)
+    end: int
+    heading_span: tuple[int, int] | None = None
+    sentences: list[Sentence] = field(default_factory=list)
+
+
+def heading_kind(text: str) -> str | None:
+    """The section kind a heading text opens, or None."""
+    t = _NUMBERING.sub("", text).strip().strip("*#_:.\u2022 ").strip()
+    if not t or len(t) > 60:
+        return None
+    if _FIGURE.match(t) and len(t.split()) <= 4:
+        return "figure"
+    key = " ".join(fold_key(t))
+    kinds = section_headings()
+    if key in kinds:
+        return kinds[key]
+    if key == "abstract" or key == "summary of the case":
+        return "body"
+    # "Background/Purpose", "Case report and discussion"
+    for part in re.split(r"\s*(?:/|&|\band\b)\s*", t):
+        k = " ".join(fold_key(part))
+        if k in kinds:
+            return kinds[k]
+    return None
+
+
+def split_lines(text: str) -> list[Line]:
+    lines = []
+    pos = 0
+    for raw in text.split("\n"):
+        lead = len(raw) - len(raw.lstrip())
+        stripped = raw.strip()
+        start = pos + lead
+        lines.append(Line(start, start + len(stripped), stripped))
+        pos += len(raw) + 1
+    return lines
+
+
+def is_prose(line: str) -> bool:
+    """A line of running text (not a title, name list or citation)."""
+    words = line.split()
+    if len(words) >= 14 and re.search(r"[a-z]{3,}[.;,]?\s", line) and re.search(r"\b(?:is|are|was|were|has|have|had|we|of|the|with|in)\b", line):
+        return True
+    return len(words) >= 6 and line.rstrip().endswith(".") and bool(
+        re.search(r"\b(?:was|were|is|are|has|had|presented|received|developed|showed|we|our)\b", line, re.I)
+    )
+
+
+class Layout:
+    """Header zone, sections and sentences of one document."""
+
+    def __init__(self, view: TextView):
+        self.view = view
+        self.text = view.text
+        self.lines = split_lines(self.text)
+        self.header_lines: list[Line] = []
+        self.sections: list[Section] = []
+        self._parse()
+        self.sentences: list[Sentence] = []
+        for sec in self.sections:
+            if sec.kind in BODY_KINDS:
+                sec.sentences = split_sentences(self.text, sec.start, sec.end, sec.kind)
+                self.sentences.extend(sec.sentences)
+        for i, s in enumerate(self.sentences):
+            s.index = i
+
+    # -- parsing -----------------------------------------------------------
+    def _line_heading(self, line: Line) -> tuple[str, int, int] | None:
+        """(kind, heading_end, body_start) when the line opens a section."""
+        if line.blank:
+            return None
+        kind = heading_kind(line.text)
+        if kind and len(line.text.split()) <= 7:
+            return kind, line.end, line.end
+        m = _INLINE.match(line.text)
+        if m:
+            kind = heading_kind(m.group(1))
+            if kind:
+                return kind, line.start + m.end(1), line.start + m.start(2)
+        return None
+
+    def _parse(self) -> None:
+        lines = self.lines
+        body_start_line = None
+        for i, line in enumerate(lines):
+            h = self._line_heading(line)
+            if h and h[0] in BODY_KINDS:
+                body_start_line = i
+                break
+            if h and h[0] in {"keywords", "coi"} and i > 0:
+                # a header that runs straight into keywords: no body found yet
+                continue
+            if is_prose(line.text) and not _LABEL.match(line.text) and i > 0:
+                body_start_line = i
+                break
+            if _LABEL.match(line.text) and len(line.text.split()) > 4:
+                body_start_line = i
+                break
+        if body_start_line is None:
+            # No recognisable header: a plain narrative.
+            body_start_line = 0 if any(is_prose(ln.text) for ln in lines) else len(lines)
+        self.header_lines = [ln for ln in lines[:body_start_line] if not ln.blank]
+
+        current: Section | None = None
+        if body_start_line < len(lines) and not self._line_heading(lines[body_start_line]):
+            first = lines[body_start_line]
+            current = Section("body", None, first.start, first.start)
+        for line in lines[body_start_line:]:
+            if line.blank:
+                continue
+            h = self._line_heading(line)
+            if h is None and _copyright(line.text):
+                h = ("boilerplate", line.end, line.start)
+            if h is None and current is not None and current.kind not in {"references"} and _looks_like_reference(line.text):
+                h = ("references", line.start, line.start)
+            if h:
+                kind, h_end, b_start = h
+                if current is not None:
+                    self.sections.append(current)
+                current = Section(kind, self.text[line.start:h_end].strip(), b_start, line.end, (line.start, h_end))
+                continue
+            if current is None:
+                current = Section("body", None, line.start, line.end)
+            current.end = line.end
+        if current is not None:
+            self.sections.append(current)
+
+    # -- queries -----------------------------------------------------------
+    def section_at(self, pos: int) -> Section | None:
+        for sec in self.sections:
+            if sec.start <= pos <= sec.end:
+                return sec
+        return None
+
+    def sections_of(self, *kinds: str) -> list[Section]:
+        return [s for s in self.sections if s.kind in kinds]
+
+    def section_text(self, *kinds: str) -> list[tuple[int, int, str]]:
+        return [(s.start, s.end, self.text[s.start:s.end]) for s in self.sections_of(*kinds)]
+
+    @property
+    def header_end(self) -> int:
+        return self.sections[0].heading_span[0] if self.sections and self.sections[0].heading_span else (
+            self.sections[0].start if self.sections else len(self.text)
+        )
+
+
+def _copyright(text: str) -> bool:
+    return bool(re.match(r"^(?:\u00a9|\(c\)\s|copyright\b|this article is (?:published|distributed)|open access this|licensee\b)", text, re.I))
+
+
+_REF_LINE = re.compile(
+    r"^(?:\[\d{1,3}\]|\d{1,3}\.|\d{1,3}\))\s+[A-Z][A-Za-z'\-]+,?\s+(?:[A-Z]{1,3}\b|[A-Z]\.)"
+)
+
+
+def _looks_like_reference(text: str) -> bool:
+    if _REF_LINE.match(text) and re.search(r"\b(?:19|20)\d{2}\b", text):
+        return True
+    return bool(re.search(r"\bet al\.?,?\s.*\b(?:19|20)\d{2}\s*;\s*\d+", text))
+
+
+def split_sentences(text: str, start: int, end: int, kind: str) -> list[Sentence]:
+    """Sentences of ``text[start:end]``; line breaks end a sentence only where the layout says so."""
+    out: list[Sentence] = []
+    region = text[start:end]
+    # Candidate boundaries: sentence punctuation, and line breaks that are real breaks.
+    cuts: list[int] = []
+    for m in _SENT_END.finditer(region):
+        before = region[: m.start()]
+        word = re.search(r"([A-Za-z.]+)$", before)
+        w = word.group(1).lower().rstrip(".") if word else ""
+        if w in _ABBREV or (word and len(word.group(1)) == 1 and word.group(1).isupper()):
+            continue
+        if re.search(r"\bet al$", before):
+            continue
+        cuts.append(m.end())
+    lines = region.split("\n")
+    pos = 0
+    for i, ln in enumerate(lines[:-1]):
+        pos += len(ln) + 1
+        cur, nxt = ln.strip(), lines[i + 1].strip()
+        if not cur or not nxt:
+            cuts.append(pos)
+        elif cur[-1] in ".!?:;" or _LABEL.match(nxt) or _BULLET.match(nxt) or _BULLET.match(cur):
+            cuts.append(pos)
+        elif len(cur.split()) <= 6 and nxt[:1].isupper() and not re.search(r"[,(]$", cur):
+            cuts.append(pos)
+    # Labels inside a line ("... 6.1 years. Patient 2: ...") are already cut at the period.
+    cuts = sorted(set(c for c in cuts if 0 < c < len(region)))
+    prev = 0
+    for c in cuts + [len(region)]:
+        seg = region[prev:c]
+        lead = len(seg) - len(seg.lstrip())
+        s, e = start + prev + lead, start + prev + len(seg.rstrip())
+        if e > s:
+            out.append(Sentence(s, e, text[s:e], kind))
+        prev = c
+    return out

@@ -1,0 +1,201 @@
+"""Vocabularies (data files in ``summarizer/data``) and matching them in text.
+
+Terms are matched on *folded tokens*: lower case, letters and digits split
+apart ("MDA5" -> "mda", "5"), British spellings folded ("oedema" -> "edema")
+and plural endings dropped, so "anti MDA 5", "anti-MDA5" and "Anti-MDA-5"
+all meet the same entry. Abbreviations are matched on their written case.
+Matching is greedy longest-first, so "juvenile dermatomyositis" wins over
+"dermatomyositis".
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import importlib.resources
+import re
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+TOKEN = re.compile(r"[^\W\d_]+|\d+")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A vocabulary entry: what a term is (kind) and what it stands for."""
+
+    kind: str  # drug, drug_class, procedure, disease, sign, manifestation, test
+    canonical: str
+    extra: str = ""
+
+
+@dataclass(frozen=True)
+class Match:
+    start: int  # analysis-text offsets
+    end: int
+    entries: tuple[Entry, ...]
+    surface: str
+
+    def has(self, *kinds: str) -> bool:
+        return any(e.kind in kinds for e in self.entries)
+
+    def first(self, *kinds: str) -> Entry | None:
+        for e in self.entries:
+            if e.kind in kinds:
+                return e
+        return None
+
+
+def fold(token: str) -> str:
+    t = token.lower()
+    if len(t) >= 5:
+        t = t.replace("ae", "e").replace("oe", "e")
+        if t.endswith("our") and len(t) >= 6:
+            t = t[:-3] + "or"
+    if len(t) > 4 and t.endswith("ies"):
+        t = t[:-3] + "y"
+    elif len(t) > 3 and t.endswith("s") and not t.endswith(("ss", "us", "is", "ys")):
+        t = t[:-1]
+    return t
+
+
+def tokens(text: str) -> list[tuple[str, int, int]]:
+    """``(token, start, end)`` for every letter run and digit run."""
+    return [(m.group(), m.start(), m.end()) for m in TOKEN.finditer(text)]
+
+
+def fold_key(term: str) -> tuple[str, ...]:
+    return tuple(fold(t) for t, _, _ in tokens(term))
+
+
+def read_tsv(name: str) -> list[dict[str, str]]:
+    """Rows of a data file as dicts (header row first; ``#`` lines are comments)."""
+    text = importlib.resources.files("summarizer.data").joinpath(name).read_text(encoding="utf-8")
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    return [
+        {k: (v or "").strip() for k, v in row.items() if k}
+        for row in csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
+    ]
+
+
+def data_exists(name: str) -> bool:
+    return importlib.resources.files("summarizer.data").joinpath(name).is_file()
+
+
+class Lexicon:
+    """Folded multi-word terms -> entries, matched greedily longest-first."""
+
+    def __init__(self) -> None:
+        self._terms: dict[tuple[str, ...], list[Entry]] = {}
+        self._cased: dict[tuple[str, ...], list[Entry]] = {}
+        self._max = 1
+
+    def add(self, term: str, entry: Entry, *, cased: bool = False) -> None:
+        if cased:
+            key = tuple(t for t, _, _ in tokens(term))
+            table = self._cased
+        else:
+            key = fold_key(term)
+            table = self._terms
+        if not key:
+            return
+        bucket = table.setdefault(key, [])
+        if entry not in bucket:
+            bucket.append(entry)
+        self._max = max(self._max, len(key))
+
+    def find(self, text: str, base: int = 0) -> list[Match]:
+        toks = tokens(text)
+        folded = [fold(t) for t, _, _ in toks]
+        raw = [t for t, _, _ in toks]
+        out: list[Match] = []
+        i, n = 0, len(toks)
+        while i < n:
+            hit = None
+            for j in range(min(n, i + self._max), i, -1):
+                # Tokens of one term must be adjacent: only spaces, hyphens,
+                # slashes or apostrophes between them.
+                if j - i > 1 and not _adjacent(text, toks, i, j):
+                    continue
+                entries = self._cased.get(tuple(raw[i:j]), []) + self._terms.get(tuple(folded[i:j]), [])
+                if entries:
+                    hit = (j, entries)
+                    break
+            if hit:
+                j, entries = hit
+                s, e = toks[i][1], toks[j - 1][2]
+                out.append(Match(base + s, base + e, tuple(entries), text[s:e]))
+                i = j
+            else:
+                i += 1
+        return out
+
+    def is_cased_abbreviation(self, word: str) -> bool:
+        return tuple(t for t, _, _ in tokens(word)) in self._cased
+
+    def lookup(self, term: str) -> list[Entry]:
+        return list(self._terms.get(fold_key(term), []))
+
+    def __contains__(self, term: str) -> bool:
+        return fold_key(term) in self._terms
+
+
+def _adjacent(text: str, toks, i: int, j: int) -> bool:
+    for k in range(i, j - 1):
+        gap = text[toks[k][2] : toks[k + 1][1]]
+        if len(gap) > 2 or any(c not in " -/'\n" for c in gap):
+            return False
+    return True
+
+
+# ---------------------------------------------------------------------------
+# The project's vocabularies
+
+
+@functools.lru_cache(maxsize=None)
+def clinical_lexicon() -> Lexicon:
+    """Drugs, drug classes, procedures, diseases, signs, manifestations and tests."""
+    lex = Lexicon()
+    for row in read_tsv("drugs.tsv"):
+        lex.add(row["term"], Entry("drug", row["canonical"]))
+    for name, kind in (("drug_classes.tsv", "drug_class"), ("procedures.tsv", "procedure")):
+        if data_exists(name):
+            for row in read_tsv(name):
+                lex.add(row["term"], Entry(kind, row["canonical"], row.get("gloss_key", "")))
+    for row in read_tsv("diseases.tsv"):
+        lex.add(row["term"], Entry(row["category"], row["canonical"]))
+    if data_exists("manifestations.tsv"):
+        for row in read_tsv("manifestations.tsv"):
+            lex.add(row["term"], Entry("manifestation", row["canonical"], row.get("body_system", "")))
+    if data_exists("tests.tsv"):
+        for row in read_tsv("tests.tsv"):
+            lex.add(row["term"], Entry("test", row["canonical"], row.get("kind", "")))
+    if data_exists("abbreviations.tsv"):
+        kind_map = {"drug": "drug", "procedure": "procedure", "test": "test", "disease": "disease"}
+        for row in read_tsv("abbreviations.tsv"):
+            kind = kind_map.get(row.get("kind", ""), "abbreviation")
+            lex.add(row["abbr"], Entry(kind, row["expansion"], "abbr"), cased=True)
+    return lex
+
+
+@functools.lru_cache(maxsize=None)
+def section_headings() -> dict[str, str]:
+    return {" ".join(fold_key(r["heading"])): r["kind"] for r in read_tsv("sections.tsv")}
+
+
+@functools.lru_cache(maxsize=None)
+def glossary() -> dict[tuple[str, ...], str]:
+    if not data_exists("glossary.tsv"):
+        return {}
+    return {fold_key(r["term"]): r["lay"] for r in read_tsv("glossary.tsv")}
+
+
+@functools.lru_cache(maxsize=None)
+def disease_adjectives() -> dict[str, str]:
+    if not data_exists("disease_adjectives.tsv"):
+        return {}
+    return {r["adjective"].lower(): r["disease"] for r in read_tsv("disease_adjectives.tsv")}
+
+
+def iter_kinds(matches: Iterable[Match], *kinds: str) -> Iterator[Match]:
+    return (m for m in matches if m.has(*kinds))
