@@ -1,0 +1,629 @@
+"""Clinical facts of one patient, read from that patient's sentences.
+
+Every function here takes the patient's sentences (own and shared) and
+returns contract objects whose evidence quotes are exact slices of the
+source. Scope rules are deliberately simple and explicit:
+
+* a response phrase ("without any improvement", "total healing") applies to
+  the treatments named before it in the same sentence since the previous
+  response phrase, or, when none precede it, to those named after it in its
+  clause; a sentence with a response but no treatment continues the story of
+  the last treatments named (or of the index treatment in a Results section);
+* a negation ("no", "without", "none of") governs the phrase that follows it
+  in the same clause;
+* a history trigger ("history of") opens a comorbidity list that ends at the
+  next verb or clause break.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..layout import Sentence
+from ..models import AdverseEvents, Evidence, Finding, Outcome, Treatment
+from ..textview import TextView
+from ..vocab import Match, disease_adjectives, fold_key
+from .mentions import (
+    CONDITION_KINDS,
+    TREATMENT_KINDS,
+    Mentions,
+    clause_end,
+    clause_start,
+    cue_words,
+    find_cues,
+    is_negated,
+)
+from .patients import number_value
+
+RESPONSE_ORDER = ("not_reported", "no_change", "worsened", "improved", "resolved", "died")
+
+_UNIT = r"(?:mg|g|µg|μg|mcg|ug|ng|IU|UI|U|units?|mL|ml|mmol|mEq|mg/m2|mg/m²)"
+DOSE = re.compile(
+    rf"\b\d+(?:[.,]\d+)?(?:\s*[-\u2013]\s*\d+(?:[.,]\d+)?)?\s*{_UNIT}\b(?:\s*(?:/|per)\s*(?:kg|m2|m²|d|day|dose|week|wk|h|hour|month|cycle|infusion|bolus))*"
+    r"(?:\s*(?:/\s*day|daily|weekly|monthly|twice\s+daily|once\s+daily|twice\s+a\s+day|per\s+day|a\s+day|bid|tid|qd|every\s+\d+\s+(?:weeks|days|months|hours)|for\s+\d+\s+(?:consecutive\s+)?days))?",
+    re.I,
+)
+DURATION = re.compile(
+    r"\b(?:for|during|over)\s+(?:a\s+(?:period|total|course)\s+of\s+)?(?P<d>(?:\d+(?:[.,]\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|twelve)"
+    r"(?:\s*(?:[-\u2013]|to)\s*\d+)?\s+(?:days?|weeks?|months?|years?))\b",
+    re.I,
+)
+COURSES = re.compile(
+    r"\b(?P<n>\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|twelve)\s+(?:(?:monthly|weekly|additional|more|further|consecutive|successive)\s+)?"
+    r"(?P<unit>courses?|cycles?|sessions?|pulses?|infusions?|series|cures)\b",
+    re.I,
+)
+_TEST_CONTEXT_AFTER = re.compile(r"^\s*(?:-?\s*)?(?:levels?|concentrations?|assays?|values?|trough|titers?|titres?|dependent\s+diabetes)\b", re.I)
+_TEST_CONTEXT_BEFORE = re.compile(r"(?:serum|plasma|blood|urinary|urine|anti)[\s-]*$", re.I)
+_NOT_GIVEN_BEFORE = re.compile(
+    r"\b(?:not\s+(?:be\s+)?(?:treated|given|started|administered|receiv\w*|us\w*|prescribed|indicated)|no\s+(?:further\s+)?(?:treatment|therapy)|"
+    r"without|instead\s+of|rather\s+than|refused|declined|avoid\w*|(?:exclude|ruled?\s+out))\b[^.;:]{0,40}$",
+    re.I,
+)
+_NOT_GIVEN_AFTER = re.compile(r"^[^.;]{0,20}\b(?:was|were)\s+(?:contraindicated|not\s+(?:given|started|available|used|possible|tolerated\s+initially))", re.I)
+_OUTCOME_CONTEXT = re.compile(
+    r"\b(?:improvement|improved|resolution|resolved|healing|healed|recovery|recovered|disappearance|regression|decrease|reduction|remission|normali[sz]ation)\s+(?:of|in)\s+(?:the\s+|her\s+|his\s+|their\s+|mainly\s+(?:the\s+)?)?(?:[\w-]+\s+){0,3}$",
+    re.I,
+)
+_HISTORY_END = re.compile(
+    r"[.;:]|\b(?:was|were|is|are|presented|presenting|who|admitted|followed|developed|came|referred|had|has|consulted|underwent|received)\b",
+    re.I,
+)
+_EXCLUDE_BEFORE = re.compile(r"\b(?:exclude[ds]?|excluding|rule\s+out|ruled\s+out|search\s+for|screening\s+for|suspicion\s+of|suspected|risk\s+of|differential)\b[^.;]{0,30}$", re.I)
+
+
+def ev(view: TextView, start: int, end: int, field_name: str | None = None) -> Evidence:
+    quote, s, e = view.quote(start, end)
+    return Evidence(quote=quote, start=s, end=e, field=field_name)
+
+
+def source_text(view: TextView, start: int, end: int) -> str:
+    """The source words of an analysis span, whitespace (incl. non-breaking) collapsed."""
+    quote, _, _ = view.quote(start, end)
+    return re.sub(r"\s+", " ", quote).strip()
+
+
+def _clean_name(surface: str) -> str:
+    name = re.sub(r"\s+", " ", surface).strip()
+    letters = [c for c in name if c.isalpha()]
+    if len(letters) > 1 and all(c.isupper() for c in letters) and len(name) <= 6:
+        return name  # an abbreviation: keep its case
+    return name.lower()
+
+
+# ---------------------------------------------------------------------------
+# Treatments
+
+
+@dataclass
+class _TreatmentAcc:
+    key: str
+    mentions: list[Match] = field(default_factory=list)
+    responses: list[tuple[int, str, bool, int, int]] = field(default_factory=list)  # pos, value, negated, s, e
+    prior_cue: bool = False
+    combined_with_index: bool = False
+    route: tuple[str, int, int] | None = None
+    dose: tuple[int, int] | None = None
+    duration: tuple[int, int] | None = None
+    courses: tuple[int, int, int] | None = None
+
+    @property
+    def first(self) -> int:
+        return self.mentions[0].start
+
+
+def treatment_key(m: Match) -> str:
+    entry = m.first(*TREATMENT_KINDS)
+    return (entry.canonical if entry else m.surface).lower()
+
+
+_FORWARD = re.compile(r"^\s*(?:(?:was|were|has\s+been|had\s+been|is)\s+)?(?:[\w-]+\s+){0,2}?(?:with|after|under|following|on|by|to|using|of)\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+){0,2}?$", re.I)
+
+
+def _is_given(text: str, m: Match, floor: int) -> bool:
+    before = text[max(floor, m.start - 60) : m.start]
+    after = text[m.end : m.end + 40]
+    if _TEST_CONTEXT_AFTER.match(after) or _TEST_CONTEXT_BEFORE.search(before):
+        return False
+    if _NOT_GIVEN_BEFORE.search(before[-45:]) and not re.search(r"\b(?:response|improvement|respond|resistan|refractor|success)", before[-45:], re.I):
+        return False
+    if _NOT_GIVEN_AFTER.match(after):
+        return False
+    return True
+
+
+def _response_cues(text: str, s: Sentence, mentions: Mentions) -> list[tuple[int, int, str, bool]]:
+    """(start, end, value, negated) for the response phrases of a sentence."""
+    clinical = mentions.within(s.start, s.end)
+    out = []
+    for c in find_cues(text, "response", s.start, s.end):
+        # "renal failure", "insulin resistance": part of a clinical term, not a response
+        if any(m.start <= c.start and c.end <= m.end for m in clinical):
+            continue
+        negated = is_negated(text, c.start, s.start)
+        out.append((c.start, c.end, c.value, negated))
+    return out
+
+
+def _effective(value: str, negated: bool) -> str | None:
+    if not negated:
+        return value
+    return {"resolved": "no_change", "improved": "no_change"}.get(value)
+
+
+def extract_treatments(
+    view: TextView,
+    sentences: list[Sentence],
+    mentions: Mentions,
+    intervention_keys: set[str],
+    intervention_name: str | None = None,
+    results_sections: set[str] = frozenset({"results"}),
+) -> list[Treatment]:
+    text = view.text
+    accs: dict[str, _TreatmentAcc] = {}
+    last_group: list[_TreatmentAcc] = []
+    pending_index: list[tuple[int, str, bool, int, int]] = []
+
+    for s in sentences:
+        tms = [m for m in mentions.within(s.start, s.end, *TREATMENT_KINDS) if _is_given(text, m, s.start)]
+        group: list[_TreatmentAcc] = []
+        for m in tms:
+            acc = accs.setdefault(treatment_key(m), _TreatmentAcc(treatment_key(m)))
+            acc.mentions.append(m)
+            if acc not in group:
+                group.append(acc)
+            _attributes(view, s, m, acc, tms)
+        # prior cues bind forward: "refractory to methotrexate and steroids"
+        for c in find_cues(text, "prior_cue", s.start, s.end):
+            end = clause_end(text, c.end, s.end)
+            for m in tms:
+                if c.end <= m.start <= end or (c.kind == "prior_cue" and m.end <= c.start and c.start - m.end <= 2):
+                    acc = accs[treatment_key(m)]
+                    acc.prior_cue = True
+                    if c.value == "" and re.match(r"(?:refractory|resistant|failed|failure|unresponsive|despite)", c.surface, re.I):
+                        acc.responses.append((c.start, "no_change", False, c.start, c.end))
+        # combination cues bind the treatments of one clause together
+        combos = find_cues(text, "combination", s.start, s.end)
+        if combos and any(treatment_key(m) in intervention_keys for m in tms):
+            for m in tms:
+                if treatment_key(m) not in intervention_keys:
+                    accs[treatment_key(m)].combined_with_index = True
+
+        cues = _response_cues(text, s, mentions)
+        bound_until = s.start
+        for start, end, value, negated in cues:
+            before = [m for m in tms if bound_until <= m.start and m.end <= start]
+            # "remission was achieved with rituximab", "responded to IVIG"
+            after = [m for m in tms if end <= m.start and _FORWARD.match(text[end : m.start])]
+            targets = before or after[:1]
+            if before:
+                bound_until = end
+            response = (start, value, negated, start, end)
+            if targets:
+                for m in targets:
+                    accs[treatment_key(m)].responses.append(response)
+            elif s.section in results_sections or not last_group:
+                pending_index.append(response)
+            else:
+                for acc in last_group:
+                    acc.responses.append(response)
+        if tms:
+            last_group = group
+
+    ordered = sorted(accs.values(), key=lambda a: a.first)
+    if not ordered:
+        return []
+    index_keys = [a.key for a in ordered if _is_intervention(a, intervention_keys, intervention_name)]
+    if not index_keys:
+        good = [a for a in ordered if _final_response(a.responses) in ("resolved", "improved")]
+        index_keys = [(good[-1] if good else ordered[-1]).key]
+    index_first = min(accs[k].first for k in index_keys)
+    for k in index_keys:
+        accs[k].responses.extend(pending_index)
+
+    out: list[Treatment] = []
+    for a in ordered:
+        if a.key in index_keys:
+            role = "index"
+        elif a.prior_cue or (a.first < index_first and not a.combined_with_index):
+            role = "prior"
+        else:
+            role = "concomitant"
+        t = _build_treatment(view, a, role)
+        if role == "index" and intervention_name and t.name.lower() in intervention_name.lower():
+            t.name = intervention_name  # "immunoglobulins" -> the title's "intravenous immunoglobulins"
+        if t.route is None and re.search(r"\bintravenous\b", t.name, re.I):
+            t.route = "intravenous"
+        out.append(t)
+    return out
+
+
+def _is_intervention(a: _TreatmentAcc, keys: set[str], name: str | None) -> bool:
+    """The study's intervention: same vocabulary entry, or its name is part of the
+    intervention's name ("immunoglobulins" in "intravenous immunoglobulins")."""
+    if a.key in keys:
+        return True
+    if not name:
+        return False
+    target = fold_key(name)
+    for m in a.mentions:
+        k = fold_key(m.surface)
+        if k and any(target[i : i + len(k)] == k for i in range(len(target) - len(k) + 1)):
+            return True
+    return False
+
+
+def _attributes(view: TextView, s: Sentence, m: Match, acc: _TreatmentAcc, tms: list[Match]) -> None:
+    """Route, dose, duration and courses written next to one treatment mention."""
+    text = view.text
+    nxt = min([t.start for t in tms if t.start > m.start] + [s.end])
+    prev = max([t.end for t in tms if t.end <= m.start] + [s.start])
+    window_after = (m.end, min(nxt, clause_end(text, m.end, s.end) if not text[m.end:m.end + 3].startswith(" (") else s.end))
+    # route: just before ("oral tacrolimus", "general corticosteroids") or after ("given intravenously")
+    if acc.route is None:
+        for c in find_cues(text, "route", max(prev, m.start - 25), m.start):
+            if not re.search(r"[,.;]", text[c.end : m.start]):
+                acc.route = (c.value, c.start, c.end)
+        if acc.route is None:
+            for c in find_cues(text, "route", m.end, min(window_after[1], m.end + 60)):
+                if text[c.end : nxt].strip() == "" and nxt < s.end:
+                    continue  # "... and general corticosteroids": the route of the next drug
+                acc.route = (c.value, c.start, c.end)
+                break
+        if acc.route is None:
+            for c in find_cues(text, "route", m.start, m.end):  # "intravenous immunoglobulins"
+                acc.route = (c.value, c.start, c.end)
+    if acc.dose is None:
+        d = DOSE.search(text, m.end, min(window_after[1] + 1, m.end + 80))
+        if d and not re.search(r"[.;]", text[m.end : d.start()]):
+            acc.dose = (d.start(), d.end())
+    if acc.duration is None:
+        d = DURATION.search(text, m.end, min(nxt, s.end))
+        if d and not re.search(r"[.;]", text[m.end : d.start()]):
+            acc.duration = (d.start("d"), d.end("d"))
+    if acc.courses is None:
+        c = COURSES.search(text, m.end, nxt)
+        if c:
+            n = number_value(c.group("n"))
+            if n:
+                acc.courses = (n, c.start(), c.end())
+
+
+def _final_response(responses: list[tuple[int, str, bool, int, int]]) -> str:
+    plain = [(p, v) for p, v, neg, _, _ in responses if not neg]
+    if plain:
+        return sorted(plain)[-1][1]
+    negated = [(p, _effective(v, True)) for p, v, neg, _, _ in responses if neg and _effective(v, True)]
+    if negated:
+        return sorted(negated)[-1][1]
+    return "not_reported"
+
+
+def _build_treatment(view: TextView, a: _TreatmentAcc, role: str) -> Treatment:
+    surfaces = [_clean_name(m.surface) for m in a.mentions]
+    canonical_like = [s for s in surfaces if s.lower() == a.key]
+    name = canonical_like[0] if canonical_like else max(surfaces, key=lambda s: (surfaces.count(s), len(s)))
+    evidence = [ev(view, m.start, m.end, "name") for m in a.mentions]
+    response = _final_response(a.responses)
+    for pos, value, neg, s, e in sorted(a.responses):
+        if (value if not neg else _effective(value, True)) == response:
+            evidence.append(ev(view, s, e, "response"))
+            break
+    t = Treatment(name=name, role=role, response=response)
+    if a.route:
+        t.route = a.route[0]
+        evidence.append(ev(view, a.route[1], a.route[2], "route"))
+    if a.dose:
+        t.dose = source_text(view, *a.dose)
+        evidence.append(ev(view, *a.dose, "dose"))
+    if a.duration:
+        t.duration = source_text(view, *a.duration)
+        evidence.append(ev(view, *a.duration, "duration"))
+    if a.courses:
+        t.courses = a.courses[0]
+        evidence.append(ev(view, a.courses[1], a.courses[2], "courses"))
+    t.evidence = _dedupe_evidence(evidence)
+    return t
+
+
+def _dedupe_evidence(items: list[Evidence]) -> list[Evidence]:
+    seen, out = set(), []
+    for e in items:
+        k = (e.start, e.end, e.field)
+        if k not in seen:
+            seen.add(k)
+            out.append(e)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Findings
+
+_RESULT_WORDS = {
+    "positive": "positive", "positivity": "positive", "strongly positive": "positive", "weakly positive": "positive",
+    "negative": "negative", "negativity": "negative", "normal": "normal", "unremarkable": "normal",
+    "within normal limits": "normal", "within normal range": "normal", "abnormal": "abnormal",
+    "elevated": "raised", "raised": "raised", "high": "raised", "increased": "raised", "markedly elevated": "raised",
+    "low": "decreased", "decreased": "decreased", "reduced": "decreased", "undetectable": "negative",
+    "absent": "negative", "present": "positive", "detected": "positive", "not detected": "negative",
+}
+_RES = r"(?P<res>strongly positive|weakly positive|positive|negative|normal|unremarkable|within normal (?:limits|range)|abnormal|elevated|markedly elevated|raised|high|increased|low|decreased|reduced|undetectable|not detected|detected)"
+_COPULA = re.compile(
+    rf"(?:\b(?:was|were|is|are|came\s+back|returned|proved|remained)\s+(?:also\s+|again\s+|strongly\s+|found\s+(?:to\s+be\s+)?|all\s+)?){_RES}\b",
+    re.I,
+)
+_RES_BEFORE = re.compile(rf"\b{_RES}\s+(?:for\s+|serum\s+|levels?\s+of\s+)?$", re.I)
+_VALUE = re.compile(
+    r"(?:\s*(?:level|levels|value|titer|titre|count)?\s*(?:of|was|were|:|=|at|to|reaching|up\s+to)?\s*)"
+    r"(?P<val>(?:>|<|≥|≤)?\s*\d[\d,.]*\s*(?:x\s*10\^?\d+/L|×\s*10\d*/L|[a-zA-Zµμ/%][a-zA-Zµμ/0-9²%]*(?:/[a-zA-Z]+)?)?)",
+    re.I,
+)
+_SHOWED = re.compile(r"\s*(?:\w+\s+){0,2}?(?:showed|revealed|demonstrated|confirmed|found|disclosed|identified|was\s+consistent\s+with|were\s+consistent\s+with|indicated)\s+(?P<res>[^.;]{3,120})", re.I)
+_TREND_VERB = r"(?P<verb>decreased|increased|normali[sz]ed|fell|rose|dropped|declined|improved)"
+_TREND_BEFORE = re.compile(rf"\b{_TREND_VERB}\s+(?:along\s+with|together\s+with|as\s+did|with|as\s+well\s+as)\s+(?:the\s+|her\s+|his\s+|their\s+)?(?:[\w-]+\s+){{0,2}}$", re.I)
+_TREND_AFTER = re.compile(rf"^\s*(?:levels?\s+|values?\s+|concentrations?\s+)?(?:(?:had|have|has)\s+)?(?:gradually\s+|progressively\s+|rapidly\s+|markedly\s+)?{_TREND_VERB}\b", re.I)
+_ANTIBODY = re.compile(r"\banti[\s-]?(?P<id>[A-Za-z]{1,6}[\s-]?\d{0,3}[A-Za-z]?(?:[\s-](?:gamma|alpha|beta|\d))?)(?:\s+antibod(?:y|ies)|\s+Abs?)?\b", re.I)
+_SCREENING_HEAD = re.compile(r"\b(?:status|search|screening|work-?up|assessment|evaluation|investigations?)\b", re.I)
+_TREND_VALUES = {"decreased": "decreased", "fell": "decreased", "dropped": "decreased", "declined": "decreased",
+                 "increased": "raised", "rose": "raised", "normalized": "normal", "normalised": "normal", "improved": "improved"}
+
+
+def _finding_name(view: TextView, mentions: Mentions, start: int, end: int) -> str | None:
+    """A name for the investigation described by ``text[start:end]``."""
+    text = view.text
+    sub = text[start:end]
+    tests = [m for m in mentions.within(start, end, "test")]
+    if tests:
+        t = tests[-1]
+        return t.first("test").canonical
+    ab = None
+    for ab in _ANTIBODY.finditer(sub):
+        pass
+    if ab:
+        ident = re.sub(r"[\s-]", "", ab.group("id"))
+        if ident.lower() not in {"inflammatory", "tnf"} and len(ident) >= 2:
+            return f"anti-{ident.upper() if len(ident) <= 6 else ident} antibodies"
+    diseases = mentions.within(start, end, "disease", "sign")
+    if diseases and (_SCREENING_HEAD.search(sub) or re.search(r"\b(?:search|screening)\s+for\b", sub, re.I)):
+        return f"{_clean_name(diseases[-1].surface)} screening"
+    words = re.findall(r"[A-Za-z][\w'-]*", sub)
+    if _SCREENING_HEAD.search(sub) and words and len(words) <= 4:
+        core = [w for w in words if not _SCREENING_HEAD.fullmatch(w) and w.lower() not in {"the", "a", "an", "of", "for", "her", "his"}]
+        if core:
+            return " ".join(core).lower() + " screening"
+    return None
+
+
+def extract_findings(view: TextView, sentences: list[Sentence], mentions: Mentions) -> list[tuple[Finding, tuple[int, int]]]:
+    """Findings and the analysis span each covers (used to keep them out of manifestations)."""
+    text = view.text
+    out: list[tuple[Finding, tuple[int, int]]] = []
+
+    def add(name: str | None, result: str, s: int, e: int) -> None:
+        if not name or not result:
+            return
+        name = re.sub(r"\s+", " ", name).strip()
+        for f, span in out:
+            if f.name.lower() == name.lower() and (f.result == result or span[0] <= s < span[1]):
+                return
+        out.append((Finding(name=name, result=result, evidence=[ev(view, s, e, "finding")]), (s, e)))
+
+    for s in sentences:
+        # "<test> was negative", "anti MDA 5 were positive"
+        for m in _COPULA.finditer(text, s.start, s.end):
+            subj_start = max(clause_start(text, m.start(), s.start), _last_break(text, s.start, m.start()))
+            name = _finding_name(view, mentions, subj_start, m.start())
+            if name:
+                add(name, _RESULT_WORDS[m.group("res").lower()], subj_start, m.end())
+        # "positive anti-MDA5 antibodies", "elevated creatine kinase (CK 850 U/L)"
+        for t in mentions.within(s.start, s.end, "test"):
+            before = text[max(s.start, t.start - 30) : t.start]
+            rb = _RES_BEFORE.search(before)
+            after = text[t.end : min(s.end, t.end + 40)]
+            val = _VALUE.match(after)
+            has_val = val and val.group("val") and re.search(r"\d", val.group("val")) and not re.match(r"\s*(?:of|at)\s+\d+\s*(?:years?|months?)", after)
+            name = t.first("test").canonical
+            if has_val:
+                add(name, val.group("val").strip(), t.start, t.end + val.end())
+            elif rb:
+                add(name, _RESULT_WORDS[rb.group("res").lower()], t.start - len(before) + rb.start(), t.end)
+            else:
+                sh = _SHOWED.match(text, t.end, s.end)
+                kind = t.first("test").extra
+                if sh and kind in {"imaging", "biopsy", "physiology", "microbiology", "genetic", "screening"}:
+                    res = _trim_result(sh.group("res"))
+                    if res:
+                        add(name, res, t.start, sh.start("res") + len(res))
+            # "disease activity decreased along with the muscle enzyme levels", "CK levels normalized"
+            tb = _TREND_BEFORE.search(text[max(s.start, t.start - 60) : t.start])
+            ta = _TREND_AFTER.match(text[t.end : min(s.end, t.end + 40)])
+            trend = ta or tb
+            if trend:
+                value = _TREND_VALUES.get(trend.group("verb").lower())
+                if value:
+                    a = t.start if ta else t.start - len(text[max(s.start, t.start - 60) : t.start]) + tb.start()
+                    b = t.end + ta.end() if ta else t.end
+                    add(name, value, a, b)
+    return out
+
+
+def _last_break(text: str, floor: int, pos: int) -> int:
+    """Start of the noun phrase before a copula: after the last comma/'and'/'then'."""
+    best = floor
+    for m in re.finditer(r",|\band\b|\bthen\b|\bwhile\b|\bwhereas\b", text[floor:pos]):
+        best = floor + m.end()
+    return best
+
+
+def _trim_result(res: str) -> str:
+    res = re.split(r",\s*(?:and\s+)?(?:which|with|while|whereas|but|so|the|she|he)\b|\s+(?:and|but)\s+(?:the|she|he|a|an)\s", res)[0]
+    words = res.split()
+    if len(words) > 10:
+        res = " ".join(words[:10])
+    return res.strip(" ,")
+
+
+# ---------------------------------------------------------------------------
+# Manifestations and comorbidities
+
+
+def _history_scopes(text: str, s: Sentence) -> list[tuple[int, int]]:
+    scopes = []
+    for c in find_cues(text, "history", s.start, s.end):
+        m = _HISTORY_END.search(text, c.end, s.end)
+        scopes.append((c.start, m.start() if m else s.end))
+    return scopes
+
+
+def _extend_manifestation(text: str, m: Match, floor: int, ceiling: int) -> tuple[int, int]:
+    """Grow a manifestation over leading modifiers and a trailing body site ("of the elbow and hands")."""
+    start, end = m.start, m.end
+    modifiers = cue_words("modifier")
+    while True:
+        pre = re.search(r"([A-Za-z-]+)\s+$", text[floor:start])
+        if pre and pre.group(1).lower() in modifiers:
+            start = floor + pre.start(1)
+        else:
+            break
+    sites = cue_words("body_site")
+    site = r"(?:[a-z-]+\s+)?(?:" + "|".join(sorted((re.escape(x) for x in sites), key=len, reverse=True)) + r")"
+    tail = re.match(rf"\s+(?:of|on|over|in|involving)\s+(?:the\s+|both\s+|her\s+|his\s+)?{site}(?:\s*(?:,|and|or)\s+(?:the\s+)?{site})*\b", text[end:ceiling], re.I)
+    if tail:
+        end += tail.end()
+    return start, end
+
+
+def extract_conditions(
+    view: TextView,
+    sentences: list[Sentence],
+    mentions: Mentions,
+    condition_keys: set[str],
+    finding_spans: list[tuple[int, int]],
+) -> tuple[list[tuple[str, Evidence]], list[tuple[str, Evidence]]]:
+    """(manifestations, comorbidities) as (name, evidence) pairs."""
+    text = view.text
+    manifestations: list[tuple[str, Evidence]] = []
+    comorbidities: list[tuple[str, Evidence]] = []
+    seen: set[str] = set()
+    adjectives = disease_adjectives()
+
+    for s in sentences:
+        scopes = _history_scopes(text, s)
+        for m in mentions.within(s.start, s.end, *CONDITION_KINDS):
+            entry = m.first(*CONDITION_KINDS)
+            key = entry.canonical.lower()
+            surface = m.surface.lower()
+            if key in condition_keys or any(k in surface for k in condition_keys if len(k) > 4):
+                continue
+            if any(fs <= m.start < fe for fs, fe in finding_spans):
+                continue
+            if is_negated(text, m.start, s.start) or _EXCLUDE_BEFORE.search(text[max(s.start, m.start - 40) : m.start]):
+                continue
+            if _OUTCOME_CONTEXT.search(text[max(s.start, m.start - 60) : m.start]):
+                continue
+            if any(surface in k for k in condition_keys):
+                continue  # "myositis" inside "dermatomyositis"
+            if s.section in {"results", "conclusion", "discussion"}:
+                continue
+            in_history = any(a <= m.start < b for a, b in scopes)
+            if in_history:
+                if key not in seen:
+                    seen.add(key)
+                    comorbidities.append((_clean_name(m.surface), ev(view, m.start, m.end, "comorbidities")))
+                continue
+            a, b = _extend_manifestation(text, m, s.start, s.end)
+            name = _clean_name(text[a:b])
+            if key in seen or name in seen:
+                continue
+            seen.add(key)
+            seen.add(name)
+            manifestations.append((name, ev(view, a, b, "manifestations")))
+        for w in re.finditer(r"\b[a-z-]{5,}\b", s.text.lower()):
+            disease = adjectives.get(w.group())
+            if disease and disease.lower() not in seen and disease.lower() not in condition_keys:
+                seen.add(disease.lower())
+                a = s.start + w.start()
+                comorbidities.append((disease, ev(view, a, a + len(w.group()), "comorbidities")))
+    return manifestations, comorbidities
+
+
+# ---------------------------------------------------------------------------
+# Outcome and adverse events
+
+
+def extract_outcome(view: TextView, sentences: list[Sentence], mentions: Mentions, index: Treatment | None) -> Outcome:
+    """The patient's outcome: death if stated, else the index treatment's response, else the last outcome phrase.
+
+    The description joins the last positive statement with a negative one when
+    both are present ("improvement of the skin lesions; no recovery of muscle strength").
+    """
+    text = view.text
+    for s in sentences:
+        for c in find_cues(text, "death", s.start, s.end):
+            if not is_negated(text, c.start, s.start):
+                a = clause_start(text, c.start, s.start)
+                b = clause_end(text, c.end, s.end)
+                return Outcome(status="died", description=source_text(view, a, b), evidence=[ev(view, a, b, "status")])
+    statements = []
+    for s in sentences:
+        if s.section in {"conclusion", "discussion"}:
+            continue
+        for start, end, value, negated in _response_cues(text, s, mentions):
+            if _effective(value, negated) and value != "died":
+                statements.append((start, end, value, negated, s))
+    status = index.response if index and index.response != "not_reported" else None
+    plain = [x for x in statements if not x[3]]
+    negative = [x for x in statements if x[3]]
+    if not statements:
+        return Outcome(status=status or "not_reported")
+    main = plain[-1] if plain else negative[-1]
+    parts, evidence = [], []
+    for st, en, value, negated, s in [main] + ([negative[-1]] if plain and negative else []):
+        a = st if negated else _phrase_start(text, st, s.start)
+        b = min(clause_end(text, en, s.end), _next_comma(text, en, s.end), a + 140)
+        phrase = source_text(view, a, b)
+        parts.append(("no " + phrase) if negated and not re.match(r"(?:no|not|without)\b", phrase, re.I) else phrase)
+        evidence.append(ev(view, a, b, "status"))
+    return Outcome(status=status or _effective(main[2], main[3]) or "not_reported", description="; ".join(parts), evidence=evidence)
+
+
+def _next_comma(text: str, pos: int, ceiling: int) -> int:
+    m = re.search(r",\s+(?!and\b|or\b)", text[pos:ceiling])
+    return pos + m.start() if m else ceiling
+
+
+def _phrase_start(text: str, pos: int, floor: int) -> int:
+    """Include the adjectives in front of an outcome word ("impressive improvement")."""
+    m = re.search(r"((?:\b[a-z]+(?:ly)?\s+){0,2})$", text[max(floor, pos - 30) : pos])
+    if m and m.group(1):
+        words = m.group(1).split()
+        keep = [w for w in words if w.lower() not in {"the", "a", "an", "with", "showed", "and", "was", "were", "in", "of", "to", "by", "resulting"}]
+        if keep and keep == words[-len(keep):]:
+            return pos - len(m.group(1)) + m.group(1).index(keep[0])
+    return pos
+
+
+def extract_adverse_events(view: TextView, sentences: list[Sentence], mentions: Mentions, condition_keys: set[str]) -> AdverseEvents:
+    text = view.text
+    for s in sentences:
+        for c in find_cues(text, "ae_none", s.start, s.end):
+            return AdverseEvents(status="none", events=[], evidence=[ev(view, c.start, clause_end(text, c.end, s.end), "status")])
+    for s in sentences:
+        for c in find_cues(text, "ae_word", s.start, s.end):
+            if is_negated(text, c.start, s.start):
+                continue
+            a, b = clause_start(text, c.start, s.start), s.end
+            events = []
+            for m in mentions.within(a, b, *CONDITION_KINDS):
+                key = m.first(*CONDITION_KINDS).canonical.lower()
+                if key in condition_keys:
+                    continue
+                events.append((_clean_name(m.surface), ev(view, m.start, m.end, "events")))
+            if events:
+                return AdverseEvents(
+                    status="present",
+                    events=[e for e, _ in events],
+                    evidence=[ev(view, c.start, c.end, "status")] + [e for _, e in events],
+                )
+    return AdverseEvents()

@@ -1,0 +1,122 @@
+"""Clinical mentions and linguistic cues found in a document.
+
+A *mention* is a vocabulary term found in the analysis text (a drug, a drug
+class, a procedure, a disease, a sign, a manifestation, a test), with its
+offsets. Abbreviations the document defines itself ("juvenile
+dermatomyositis (JDM)") are learnt and their later uses become mentions too.
+*Cues* are the phrases of ``data/cues.tsv`` (responses, negations, routes...).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+from ..vocab import Entry, Lexicon, Match, clinical_lexicon, read_tsv, tokens
+
+TREATMENT_KINDS = ("drug", "drug_class", "procedure")
+CONDITION_KINDS = ("disease", "sign", "manifestation")
+
+_CLAUSE_BREAK = re.compile(r"[.;:!?]|\bbut\b|\bhowever\b|\balthough\b|\bwhereas\b|\bthen\b|\bexcept\b", re.I)
+
+
+@dataclass(frozen=True)
+class Cue:
+    start: int
+    end: int
+    kind: str
+    value: str
+    surface: str
+
+
+@functools.lru_cache(maxsize=None)
+def cue_lexicons() -> dict[str, Lexicon]:
+    out: dict[str, Lexicon] = {}
+    for row in read_tsv("cues.tsv"):
+        lex = out.setdefault(row["kind"], Lexicon())
+        lex.add(row["cue"], Entry("cue", row.get("value", ""), row["kind"]))
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def cue_words(kind: str) -> frozenset[str]:
+    return frozenset(r["cue"].lower() for r in read_tsv("cues.tsv") if r["kind"] == kind)
+
+
+def find_cues(text: str, kind: str, start: int = 0, end: int | None = None) -> list[Cue]:
+    end = len(text) if end is None else end
+    lex = cue_lexicons().get(kind)
+    if lex is None:
+        return []
+    return [
+        Cue(m.start, m.end, kind, m.entries[0].canonical, m.surface)
+        for m in lex.find(text[start:end], base=start)
+    ]
+
+
+def clause_start(text: str, pos: int, floor: int = 0) -> int:
+    """Start of the clause that contains ``pos`` (not before ``floor``)."""
+    best = floor
+    for m in _CLAUSE_BREAK.finditer(text, floor, pos):
+        best = m.end()
+    return best
+
+
+def clause_end(text: str, pos: int, ceiling: int) -> int:
+    m = _CLAUSE_BREAK.search(text, pos, ceiling)
+    return m.start() if m else ceiling
+
+
+def is_negated(text: str, start: int, floor: int = 0, window: int = 6) -> bool:
+    """True when a negation cue governs the phrase starting at ``start``."""
+    cs = clause_start(text, start, floor)
+    before = text[cs:start]
+    toks = tokens(before)[-window:]
+    if not toks:
+        return False
+    span_start = cs + toks[0][1]
+    return bool(find_cues(text, "negation", span_start, start))
+
+
+class Mentions:
+    """All clinical mentions of one document, in text order."""
+
+    def __init__(self, text: str):
+        self.text = text
+        lex = clinical_lexicon()
+        matches = lex.find(text)
+        matches += self._local_abbreviations(text, matches)
+        matches.sort(key=lambda m: (m.start, -m.end))
+        # drop matches nested in a longer one (abbreviation uses can overlap)
+        kept: list[Match] = []
+        for m in matches:
+            if kept and m.start < kept[-1].end:
+                continue
+            kept.append(m)
+        self.matches = kept
+        self.abbreviations: dict[str, Match] = {}
+
+    @staticmethod
+    def _local_abbreviations(text: str, matches: list[Match]) -> list[Match]:
+        """Learn "long form (ABBR)" definitions and return the later uses of ABBR."""
+        defined: dict[str, tuple[Entry, ...]] = {}
+        for m in matches:
+            after = re.match(r"\s*\(\s*([A-Za-z][A-Za-z0-9\-]{1,9})\s*[),;]", text[m.end : m.end + 16])
+            if not after:
+                continue
+            abbr = after.group(1)
+            if sum(c.isupper() for c in abbr) < 2 or abbr.lower() == m.surface.lower():
+                continue
+            initials = "".join(t[0] for t, _, _ in tokens(m.surface)).lower()
+            if abbr[0].lower() not in initials:
+                continue
+            defined.setdefault(abbr, m.entries)
+        out = []
+        for abbr, entries in defined.items():
+            for occ in re.finditer(rf"(?<![\w-]){re.escape(abbr)}(?![\w])", text):
+                out.append(Match(occ.start(), occ.end(), entries, occ.group()))
+        return out
+
+    def within(self, start: int, end: int, *kinds: str) -> list[Match]:
+        return [m for m in self.matches if m.start >= start and m.end <= end and (not kinds or m.has(*kinds))]
