@@ -1,0 +1,73 @@
+"""The backend interface and the registry of backends.
+
+A backend turns one ``Source`` into a ``CaseSummary``; the rest of the code
+never asks which backend produced a record. Backends are async so a batch can
+run many documents at once; the offline backend simply does its (fast,
+CPU-bound) work inside the coroutine.
+"""
+
+from __future__ import annotations
+
+import abc
+import functools
+import hashlib
+import importlib.resources
+
+from .config import Config
+from .models import CaseSummary, PromptInfo, Usage
+from .reader import Source
+
+
+class Backend(abc.ABC):
+    name: str = "backend"
+    model: str | None = None
+    prompt: PromptInfo | None = None
+
+    @abc.abstractmethod
+    async def summarize(self, source: Source) -> CaseSummary:
+        """Summarise one document. Fills ``provenance.usage`` / ``warnings`` when it has them."""
+
+    async def aclose(self) -> None:
+        """Release connections."""
+
+    def describe(self) -> dict:
+        return {"backend": self.name, "model": self.model, "prompt": self.prompt.model_dump() if self.prompt else None}
+
+
+@functools.lru_cache(maxsize=1)
+def vocabulary_sha256() -> str:
+    """One hash over the extractor's data files, so a vocabulary change shows in every output."""
+    h = hashlib.sha256()
+    root = importlib.resources.files("summarizer.data")
+    for entry in sorted(root.iterdir(), key=lambda p: p.name):
+        if entry.name.endswith((".tsv", ".txt")):
+            h.update(entry.name.encode())
+            h.update(entry.read_bytes())
+    return h.hexdigest()
+
+
+class OfflineBackend(Backend):
+    """The deterministic extractor: no network, no model."""
+
+    name = "offline"
+
+    def __init__(self) -> None:
+        from . import __version__
+
+        self.prompt = PromptInfo(name="offline-extractor", version=__version__, sha256=vocabulary_sha256())
+
+    async def summarize(self, source: Source) -> CaseSummary:
+        from .offline import extract
+
+        summary = extract(source)
+        summary.provenance.usage = Usage()
+        return summary
+
+
+def open_backend(config: Config) -> Backend:
+    name = config.effective_backend()
+    if name == "offline":
+        return OfflineBackend()
+    from .llm import OpenAIBackend
+
+    return OpenAIBackend(config)
