@@ -102,14 +102,25 @@ def split_lines(text: str) -> list[Line]:
     return lines
 
 
+_VERB = re.compile(
+    r"\b(?:was|were|is|are|has|had|have|presented|received|developed|showed|revealed|underwent|"
+    r"we|our|admitted|treated|diagnosed)\b",
+    re.I,
+)
+
+
 def is_prose(line: str) -> bool:
-    """A line of running text (not a title, name list or citation)."""
+    """A line of running text (not a title, name list or citation).
+
+    Titles can be long but rarely carry a finite verb or a sentence break;
+    running text does.
+    """
     words = line.split()
-    if len(words) >= 14 and re.search(r"[a-z]{3,}[.;,]?\s", line) and re.search(r"\b(?:is|are|was|were|has|have|had|we|of|the|with|in)\b", line):
+    if len(words) >= 35:
         return True
-    return len(words) >= 6 and line.rstrip().endswith(".") and bool(
-        re.search(r"\b(?:was|were|is|are|has|had|presented|received|developed|showed|we|our)\b", line, re.I)
-    )
+    if len(words) < 6 or not _VERB.search(line):
+        return False
+    return line.rstrip().endswith(".") or bool(re.search(r"[a-z]{2}[.;] [A-Z]", line)) or len(words) >= 25
 
 
 class Layout:
@@ -145,23 +156,58 @@ class Layout:
                 return kind, line.start + m.end(1), line.start + m.start(2)
         return None
 
+    def _content_follows(self, i: int) -> bool:
+        """True when the line after heading i is body content, not more header
+        (an article-type label such as "CASE REPORT" is followed by the title)."""
+        for ln in self.lines[i + 1 :]:
+            if ln.blank:
+                continue
+            t = ln.text
+            return bool(
+                is_prose(t) or _opens_case(t) or _LABEL.match(t) or self._line_heading(ln)
+                or (len(t.split()) >= 6 and _VERB.search(t))
+            )
+        return False
+
     def _parse(self) -> None:
         lines = self.lines
+        # paragraphs: runs of non-blank lines (a PDF copy wraps one sentence over several)
+        para_of: dict[int, tuple[int, int]] = {}
+        i = 0
+        while i < len(lines):
+            if lines[i].blank:
+                i += 1
+                continue
+            j = i
+            while j + 1 < len(lines) and not lines[j + 1].blank:
+                j += 1
+            for k in range(i, j + 1):
+                para_of[k] = (i, j)
+            i = j + 1
         body_start_line = None
         for i, line in enumerate(lines):
+            if line.blank:
+                continue
             h = self._line_heading(line)
             if h and h[0] in BODY_KINDS:
-                body_start_line = i
-                break
-            if h and h[0] in {"keywords", "coi"} and i > 0:
-                # a header that runs straight into keywords: no body found yet
+                inline = h[2] < line.end  # "Background: text..." on one line
+                if inline or self._content_follows(i):
+                    body_start_line = i
+                    break
                 continue
-            if is_prose(line.text) and not _LABEL.match(line.text) and i > 0:
-                body_start_line = i
-                break
+            if h and h[0] in {"keywords", "coi"} and i > 0:
+                continue
             if _LABEL.match(line.text) and len(line.text.split()) > 4:
                 body_start_line = i
                 break
+            a, b = para_of[i]
+            if i == a:
+                joined = " ".join(ln.text for ln in lines[a : b + 1])
+                if (is_prose(joined) or (b > a and _opens_case(joined))) and not _LABEL.match(line.text) and (i > 0 or b > a or is_prose(line.text)):
+                    # the first paragraph of running text (a lone first line may be a title)
+                    if not (i == 0 and not is_prose(line.text) and b == a):
+                        body_start_line = i
+                        break
         if body_start_line is None:
             # No recognisable header: a plain narrative.
             body_start_line = 0 if any(is_prose(ln.text) for ln in lines) else len(lines)
@@ -171,10 +217,24 @@ class Layout:
         if body_start_line < len(lines) and not self._line_heading(lines[body_start_line]):
             first = lines[body_start_line]
             current = Section("body", None, first.start, first.start)
+        after_blank = True
         for line in lines[body_start_line:]:
             if line.blank:
+                after_blank = True
                 continue
             h = self._line_heading(line)
+            if h and current is not None and current.kind == "keywords" and _BULLET.match(line.text):
+                h = None  # "• Case report" inside a keyword list
+            if (
+                h is None
+                and current is not None
+                and current.kind in {"background", "objective"}
+                and (after_blank or _LABEL.match(line.text))
+                and _opens_case(line.text)
+            ):
+                # "Introduction: ..." then a new paragraph "Patient 1: A 19-year-old woman ..."
+                h = ("case", line.start, line.start)
+            after_blank = False
             if h is None and _copyright(line.text):
                 h = ("boilerplate", line.end, line.start)
             if h is None and current is not None and current.kind not in {"references"} and _looks_like_reference(line.text):
@@ -209,6 +269,17 @@ class Layout:
         return self.sections[0].heading_span[0] if self.sections and self.sections[0].heading_span else (
             self.sections[0].start if self.sections else len(self.text)
         )
+
+
+_AGE_INTRO = re.compile(r"\b\d{1,3}(?:[.,]\d+)?[\s-]*(?:year|yr|month|week|day)s?[\s-]*old\b|\baged\s+\d", re.I)
+
+
+def _opens_case(text: str) -> bool:
+    """A paragraph that starts telling a patient's story."""
+    if _LABEL.match(text):
+        return True
+    head = " ".join(text.split()[:14])
+    return bool(_AGE_INTRO.search(head)) or bool(re.match(r"^(?:we|here\s+we)\s+(?:report|present|describe)\b", text, re.I))
 
 
 def _copyright(text: str) -> bool:

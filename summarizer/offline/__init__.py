@@ -23,9 +23,9 @@ from .facts import (
     extract_treatments,
 )
 from .mentions import Mentions
-from .metadata import parse_metadata
+from .metadata import read_header
 from .patients import find_age, find_onset, find_sex, segment
-from .study import design_for, frame_study
+from .study import design_for, design_hint, frame_study
 
 __all__ = ["extract"]
 
@@ -35,10 +35,11 @@ def extract(source: Source | str) -> CaseSummary:
     text = source.text if isinstance(source, Source) else source
     view = TextView(text)
     layout = Layout(view)
-    document = parse_metadata(layout)
+    document, title_span = read_header(layout)
     mentions = Mentions(view.text)
-    frame = frame_study(layout, mentions, document.title)
-    cohort = segment(layout)
+    frame = frame_study(layout, mentions, title_span)
+    hint = design_hint(layout, document.title)
+    cohort = segment(layout, aggregate=hint is not None)
 
     patients = [
         _patient(view, mentions, frame, block.label, block.label_span, block.own, block.sentences(cohort.shared))

@@ -52,7 +52,7 @@ _INSTITUTION = re.compile(
     re.I,
 )
 _STRONG_INSTITUTION = re.compile(
-    r"\b(?:universit\w*|hospital\w*|h[oô]pital|departments?|dept\.?|institut\w*|clinic\w*|cent(?:er|re)s?|faculty|school|"
+    r"\b(?:universit\w*|hospital\w*|h[oô]pital|departments?|dept\.?|institut\w*|clinics?|cl[ií]nica|cent(?:er|re)s?|faculty|school|"
     r"laborator\w*|division|college|foundation|klinik\w*|hospices?|chu|chru|ospedale|policlinic\w*|polyclinic\w*|"
     r"infirmary|academy|ministry|irccs|inserm|cnrs)\b",
     re.I,
@@ -72,7 +72,8 @@ _DEBRIS = re.compile(
     re.I,
 )
 DOI = re.compile(r"\b10\.\d{4,9}/[^\s\"<>,;]+")
-_PUBLISHED = re.compile(r"^(?:published|published online|date of publication|first published|publication date)\s*:?\s*(.+)$", re.I)
+_PUBLISHED = re.compile(r"(?:^|[/|;]\s*|\b)(?:published(?:\s+online)?|date\s+of\s+publication|first\s+published|publication\s+date)\s*:?\s*([^/|;]+)", re.I)
+_EPUB = re.compile(r"\bepub(?:\s+ahead\s+of\s+print)?\s*:?\s*((?:19|20)\d{2}\s+[A-Za-z]{3,9}\.?\s+\d{1,2}|\d{1,2}\s+[A-Za-z]{3,9}\s+(?:19|20)\d{2})", re.I)
 _NAME_TOKEN = re.compile(
     r"^(?:[A-Z\u00c0-\u024f\u1e00-\u1eff][a-z\u00c0-\u024f\u1e00-\u1eff'\u2019]+(?:-[A-Z\u00c0-\u024f\u1e00-\u1eff]?[a-z\u00c0-\u024f\u1e00-\u1eff'\u2019]+)*"
     r"|[A-Z\u00c0-\u00de]{1,3}\.?(?:-[A-Z]\.?)?|(?:[A-Z]\.){1,3}(?:-[A-Z]\.)?|O'[A-Z][a-z]+|Mc[A-Z][a-z]+|Mac[A-Z][a-z]+)$"
@@ -115,13 +116,37 @@ class _Candidate:
     kind: str
 
 
+_DEBRIS_WORDS = re.compile(
+    r"^(?:\s*(?:download pdf|download citation|cite this article|share|metrics details|metrics|open access|full text|"
+    r"pdf|article|abstract|case report|home|archive|menu|search|save|email|print|\d+\s+accesses|\d+\s+citations?|"
+    r"[\u203a\u00bb>|/]|volume\s+\d+(?:,\s*issue\s+\w+)?))+\s*$",
+    re.I,
+)
+
+
+def _is_debris_run(text: str) -> bool:
+    """Navigation and toolbar lines: 'Download PDF   Cite this article   Share', 'Home › Archive › Volume 12'."""
+    return bool(_DEBRIS_WORDS.match(text)) or text.count("\u203a") >= 1 or text.count("\u00bb") >= 2
+
+
 def strip_markers(text: str) -> str:
     text = _MARKER.sub(" ", text)
     text = re.sub(r"^\s*(?:[\u2022\u25aa\u25cf\u00b7\-]\s*)", "", text)
     return re.sub(r"\s+", " ", text).strip(" ,;.-\u2013")
 
 
+_NOT_NAME_WORDS = {
+    "journal", "case", "cases", "report", "reports", "annals", "archives", "medicine", "medical", "clinical",
+    "research", "review", "reviews", "open", "access", "science", "sciences", "letters", "abstract", "abstracts",
+    "volume", "issue", "supplement", "department", "hospital", "university", "society", "congress", "meeting",
+    "investigators", "group", "study", "trial", "home", "archive", "download", "cite", "article", "share",
+    "pdf", "metrics", "advertisement", "poster", "presentation", "session", "keywords", "background", "the",
+}
+
+
 def is_name(item: str) -> bool:
+    if any(w.lower().strip(".,") in _NOT_NAME_WORDS for w in item.split()):
+        return False
     toks = item.replace(".", ". ").split()
     toks = [t for t in toks if t]
     if not 2 <= len(toks) <= 6:
@@ -138,8 +163,8 @@ def is_name(item: str) -> bool:
 
 def split_author_items(text: str) -> list[str]:
     text = _MARKER.sub(" ", text)
-    parts = re.split(r"\s+[-\u2013\u2014]\s+|[,;\u2022\u00b7]|\s+and(?:\s+|$)|\s+&\s+|\s+et\s+", text)
-    return [re.sub(r"\s+", " ", p).strip(" .,;-\u2013") for p in parts if p.strip(" .,;-\u2013")]
+    parts = re.split(r"\s+[-\u2013\u2014]\s+|[,;\u2022\u00b7]|\s+and(?:\s+|$)|\s*&\s*|\s+et\s+", text)
+    return [re.sub(r"\s+", " ", p).strip(" .,;-\u2013&") for p in parts if p.strip(" .,;-\u2013&")]
 
 
 def parse_authors(text: str) -> list[str] | None:
@@ -209,6 +234,18 @@ def parse_citation(text: str) -> dict[str, str] | None:
     return None
 
 
+def clean_venue(text: str) -> str:
+    """'Abstracts of the 12th European X Meeting, Lisbon, 2023' -> '12th European X Meeting'."""
+    v = _fix_glued(text if re.search(r"\(\w+\)", text) else strip_markers(text))
+    v = re.sub(r"^(?:(?:meeting\s+)?abstracts?|proceedings|supplement|poster\s+abstracts?)\s+(?:of|from|for)\s+(?:the\s+)?", "", v, flags=re.I)
+    parts = [p.strip() for p in v.split(",")]
+    if len(parts) > 1:
+        keep = [p for p in parts if _VENUE.search(p)]
+        if keep:
+            v = keep[0]
+    return v.strip(" .")
+
+
 def _fix_glued(text: str) -> str:
     """'15thPaediatric' -> '15th Paediatric'; 'Rheumatology2008' -> 'Rheumatology 2008'."""
     text = re.sub(r"(\d)(st|nd|rd|th)(?=[A-Z])", r"\1\2 ", text)
@@ -220,15 +257,15 @@ def _clean_doi(doi: str) -> str:
 
 
 def classify_header_line(text: str) -> str:
-    t = text.strip()
+    t = re.sub(r"^[\u2022\u25aa\u25cf\u00b7*\-]\s*", "", text.strip())
     bare = strip_markers(t)
     if not bare:
         return "debris"
-    if _DEBRIS.match(t) or _DEBRIS.match(bare):
+    if _DEBRIS.match(t) or _DEBRIS.match(bare) or _is_debris_run(t):
         return "debris"
     if DOI.search(t) and len(DOI.sub("", t).split()) <= 4:
         return "doi"
-    if _PUBLISHED.match(t) or re.match(r"^(?:received|accepted|revised|issue date|date)\s*:", t, re.I):
+    if re.match(r"^(?:published|received|accepted|revised|issue date|date|first published|epub)\b", t, re.I) and re.search(r"\b(?:19|20)\d{2}\b", t):
         return "date"
     if parse_citation(t):
         return "citation"
@@ -250,7 +287,13 @@ def classify_header_line(text: str) -> str:
 
 
 def parse_metadata(layout: Layout) -> Document:
+    return read_header(layout)[0]
+
+
+def read_header(layout: Layout) -> tuple[Document, tuple[int, int] | None]:
+    """The document metadata, and the analysis span of the title (None when there is no title)."""
     doc = Document()
+    title_span = None
     header = layout.header_lines
     kinds = [classify_header_line(ln.text) for ln in header]
 
@@ -273,7 +316,7 @@ def parse_metadata(layout: Layout) -> Document:
         elif kind == "doi" and not doc.doi:
             doc.doi = _clean_doi(DOI.search(t).group(0))
         elif kind == "date":
-            m = _PUBLISHED.match(t)
+            m = _PUBLISHED.search(t)
             if m and not doc.published:
                 doc.published = parse_date(m.group(1))
         elif kind == "citation":
@@ -287,6 +330,9 @@ def parse_metadata(layout: Layout) -> Document:
             dm = DOI.search(t)
             if dm and not doc.doi:
                 doc.doi = _clean_doi(dm.group(0))
+            em = _EPUB.search(t)
+            if em and not doc.published:
+                doc.published = parse_date(em.group(1))
         elif kind == "volume":
             m = _VOLUME_LINE.match(t)
             doc.volume = doc.volume or m.group("volume")
@@ -294,7 +340,7 @@ def parse_metadata(layout: Layout) -> Document:
                 doc.issue = doc.issue or m.group("issue").strip()
         elif kind == "venue":
             v = re.sub(r"^(?:meeting|congress|conference|event)\s*:\s*", "", t, flags=re.I)
-            doc.venue = doc.venue or _fix_glued(strip_markers(v) if not re.search(r"\(\w+\)", v) else v)
+            doc.venue = doc.venue or clean_venue(v)
         elif kind == "section":
             doc.section = doc.section or sentence_case(re.sub(r"^[^:]*:\s*", "", t))
         elif kind == "text":
@@ -313,6 +359,7 @@ def parse_metadata(layout: Layout) -> Document:
         scored = sorted(runs, key=lambda r: (_title_score(r), -runs.index(r)), reverse=True)
         title_run = scored[0]
         doc.title = sentence_case(" ".join(l.text.strip() for l in title_run)).rstrip(".")
+        title_span = (title_run[0].start, title_run[-1].end)
         for run in runs[: runs.index(title_run)]:
             t = " ".join(l.text for l in run)
             if not doc.section and t.isupper() and len(t.split()) <= 8:
@@ -322,14 +369,16 @@ def parse_metadata(layout: Layout) -> Document:
     for sec in layout.sections:
         body = layout.text[sec.start:sec.end].strip()
         if sec.kind == "keywords" and not doc.keywords:
-            doc.keywords = [k.strip(" .") for k in re.split(r"[;,\u00b7\u2022|]|\s+-\s+", body) if k.strip(" .")]
+            doc.keywords = [k.strip(" .") for k in re.split(r"[;,\u00b7\u2022|\n]|\s+-\s+", body) if k.strip(" .\u2022")]
         elif sec.kind == "coi" and not doc.conflict_of_interest and body:
             doc.conflict_of_interest = re.sub(r"\s+", " ", body).strip()
         elif sec.kind == "affiliations":
             for ln in body.splitlines():
-                ln = ln.strip()
-                if ln and not re.fullmatch(r"\(?\d{1,2}\)?|[" + SUPERSCRIPTS + "]+", ln):
-                    affiliations += split_affiliations(ln) or ([strip_markers(ln)] if len(ln) > 6 else [])
+                ln = re.sub(r"^\(?\d{1,2}[.)]\s+", "", ln.strip())
+                if parse_authors(ln):
+                    continue  # web pages list each institution's authors under it
+                if ln and _INSTITUTION.search(ln):
+                    affiliations += split_affiliations(ln) or [strip_markers(ln)]
 
     if not doc.doi:
         for sec in layout.sections:
@@ -348,7 +397,7 @@ def parse_metadata(layout: Layout) -> Document:
 
     doc.authors = _dedupe(authors)
     doc.affiliations = _dedupe(affiliations)
-    return doc
+    return doc, title_span
 
 
 def _next_to(layout: Layout, a: Line, b: Line) -> bool:

@@ -53,7 +53,7 @@ _LABEL_START = re.compile(
 )
 _LABEL_INSIDE = re.compile(r"\b(?:in|for|of)\s+(?P<label>(?:case|patient)\s*(?P<id>\d{1,2}))\b", re.I)
 _ORDINAL_START = re.compile(
-    rf"^\W{{0,3}}(?:in\s+)?(?:the\s+)?(?P<ord>{'|'.join(ORDINALS)})\s+(?:patient|case|child|one|boy|girl|man|woman|sibling|twin|infant|brother|sister)\b",
+    rf"^\W{{0,3}}(?:in\s+)?(?:the\s+)?(?P<ord>{'|'.join(ORDINALS)})(?:\s+(?:patient|case|child|one|boy|girl|man|woman|sibling|twin|infant|brother|sister)\b|\s*,)",
     re.I,
 )
 _ANCHOR = re.compile(
@@ -169,7 +169,7 @@ def stated_count(layout: Layout) -> tuple[int | None, tuple[int, int] | None]:
         for s in sec.sentences:
             if _LITERATURE.search(s.text) and not re.search(r"\b(?:we|our)\b", s.text, re.I):
                 continue
-            intro = bool(_STUDY_INTRO.search(s.text)) or sec.kind in {"case", "methods", "body"}
+            intro = bool(_STUDY_INTRO.search(s.text)) or sec.kind in {"case", "methods", "body", "results"}
             for m in _COUNT.finditer(s.text):
                 n = number_value(m.group("n")) if m.group("n").lower() != "both" else 2
                 if not n or not intro:
@@ -187,7 +187,9 @@ def stated_count(layout: Layout) -> tuple[int | None, tuple[int, int] | None]:
     return None, None
 
 
-def segment(layout: Layout) -> Cohort:
+def segment(layout: Layout, aggregate: bool = False) -> Cohort:
+    """Split the narrative into patients. ``aggregate``: the report is a review/trial/cohort,
+    so only explicitly labelled cases become individual patients."""
     narrative = narrative_sentences(layout)
     n_stated, n_span = stated_count(layout)
 
@@ -222,6 +224,8 @@ def segment(layout: Layout) -> Cohort:
         ordered = [blocks[l] for l in labels]
         return Cohort(ordered, shared, n_stated or len(ordered), n_span, narrative)
 
+    if aggregate:
+        return Cohort([], narrative, n_stated, n_span, narrative)
     intros = [s for s in narrative if _INTRO.search(s.text) and not _GROUP.search(s.text)]
     if n_stated and n_stated >= 2 and len(intros) == n_stated:
         out: list[PatientBlock] = []

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ..layout import Layout
 from ..vocab import Match, clinical_lexicon
-from .mentions import TREATMENT_KINDS, Mentions, find_cues
+from .mentions import TREATMENT_KINDS, Mentions, cue_words, find_cues
 from .facts import _clean_name, _extend_manifestation, source_text
 
 FOLLOW_UP = re.compile(
@@ -44,15 +44,6 @@ class StudyFrame:
     follow_up_span: tuple[int, int] | None = None
 
 
-def _title_span(layout: Layout, title: str | None) -> tuple[int, int] | None:
-    if not title:
-        return None
-    for ln in layout.header_lines:
-        if ln.text and ln.text.lower().rstrip(".") and ln.text.lower().rstrip(".")[:30] == title.lower()[:30]:
-            return ln.start, ln.end
-    return None
-
-
 def _objective_spans(layout: Layout) -> list[tuple[int, int]]:
     """Sentences that state what the report is about (aim / 'we report')."""
     spans = []
@@ -63,11 +54,11 @@ def _objective_spans(layout: Layout) -> list[tuple[int, int]]:
     return spans
 
 
-def frame_study(layout: Layout, mentions: Mentions, title: str | None) -> StudyFrame:
+def frame_study(layout: Layout, mentions: Mentions, title_span: tuple[int, int] | None) -> StudyFrame:
     frame = StudyFrame()
     text = layout.text
     places = []
-    ts = _title_span(layout, title)
+    ts = title_span
     if ts:
         places.append(ts)
     places += _objective_spans(layout)
@@ -79,8 +70,12 @@ def frame_study(layout: Layout, mentions: Mentions, title: str | None) -> StudyF
                 return ms[0]
         return None
 
-    # condition: a disease named in the title / aim, else the most mentioned one
-    cond = first(("disease",))
+    # condition and problem: the title's structure ("X in Y", "X complicating Y",
+    # "Y complicated by X"), else the first disease of the title / aim, else the
+    # most mentioned disease
+    cond, prob = _title_condition_problem(text, mentions, ts) if ts else (None, None)
+    if cond is None:
+        cond = first(("disease",))
     if cond is None:
         body = [m for m in mentions.matches if m.has("disease") and _in_body(layout, m.start)]
         if body:
@@ -88,26 +83,39 @@ def frame_study(layout: Layout, mentions: Mentions, title: str | None) -> StudyF
             top = counts.most_common(1)[0][0]
             cond = next(m for m in body if m.first("disease").canonical == top)
     if cond is not None:
-        entry = cond.first("disease")
-        frame.condition = _clean_name(cond.surface) if len(cond.surface) > 4 or not cond.surface.isupper() else entry.canonical
-        frame.condition_span = (cond.start, cond.end)
+        entry = cond.first("disease") or cond.first("sign", "manifestation")
+        a, b = extend_condition(text, cond, mentions, ts[0] if ts and ts[0] <= cond.start < ts[1] else max(0, cond.start - 60))
+        surface = text[a:b]
+        frame.condition = _clean_name(surface) if len(surface) > 4 or not surface.isupper() else entry.canonical
+        frame.condition_span = (a, b)
         frame.condition_keys = {entry.canonical.lower(), cond.surface.lower(), frame.condition.lower()}
         for m in mentions.matches:
-            if m.first("disease") and m.first("disease").canonical == entry.canonical:
+            e = m.first("disease", "sign", "manifestation")
+            if e and e.canonical == entry.canonical:
                 frame.condition_keys.add(m.surface.lower())
 
-    # problem: a manifestation in the title that is narrower than the condition
-    if ts:
+    # problem: a manifestation of the title narrower than the condition
+    if prob is None and ts:
         for m in mentions.within(*ts, "manifestation", "sign"):
             if frame.condition_keys and m.surface.lower() in frame.condition_keys:
                 continue
-            a, b = _extend_manifestation(text, m, ts[0], ts[1])
-            frame.problem = _clean_name(text[a:b])
-            frame.problem_span = (a, b)
+            prob = m
             break
+    if prob is not None:
+        a, b = _extend_manifestation(text, prob, ts[0] if ts else prob.start, ts[1] if ts else prob.end)
+        pre = re.search(r"([\w-]+-(?:induced|associated|related))\s+$", text[max(0, a - 40) : a])
+        if pre:
+            a -= len(text[max(0, a - 40) : a]) - pre.start(1)
+        frame.problem = _clean_name(text[a:b])
+        frame.problem_span = (a, b)
 
     # intervention: a treatment named in the title / aim
-    tr = first(TREATMENT_KINDS)
+    tr = None
+    for a, b in places:
+        candidates = [m for m in mentions.within(a, b, *TREATMENT_KINDS) if _names_intervention(text, m, a)]
+        if candidates:
+            tr = candidates[0]
+            break
     if tr is not None:
         entry = tr.first(*TREATMENT_KINDS)
         frame.intervention = _clean_name(tr.surface)
@@ -131,12 +139,79 @@ def frame_study(layout: Layout, mentions: Mentions, title: str | None) -> StudyF
     return frame
 
 
+_PROBLEM_THEN_CONDITION = re.compile(
+    r"^\s*(?:,\s*)?(?:in|complicating|associated\s+with|secondary\s+to|due\s+to|related\s+to|during|revealing|"
+    r"in\s+(?:a|an|the|two|three|four|\d+)?\s*(?:[\w-]+\s+){0,3}?(?:patients?|child(?:ren)?|wom[ae]n|m[ae]n|boys?|girls?|infants?|adults?|cases?|adolescents?|neonates?)\s+(?:with|affected\s+by|suffering\s+from))\s+(?:an?\s+|the\s+)?(?:[\w'-]+\s+){0,2}$",
+    re.I,
+)
+_CONDITION_THEN_PROBLEM = re.compile(r"^\s*(?:,\s*)?(?:complicated\s+(?:by|with)|presenting\s+(?:as|with)|with)\s+(?:an?\s+|the\s+)?(?:[\w'-]+\s+){0,2}$", re.I)
+
+
+def _title_condition_problem(text: str, mentions: Mentions, span: tuple[int, int]) -> tuple[Match | None, Match | None]:
+    """(condition, problem) from the title's structure, when it has two clinical terms joined by a connector."""
+    ms = mentions.within(span[0], span[1], "disease", "sign", "manifestation")
+    for a, b in zip(ms, ms[1:]):
+        between = text[a.end : b.start]
+        if _PROBLEM_THEN_CONDITION.match(between) and b.has("disease"):
+            return b, a
+        if _CONDITION_THEN_PROBLEM.match(between) and a.has("disease"):
+            return a, b
+    return None, None
+
+
+_AGENT_SUFFIX = re.compile(r"^-?(?:induced|associated|related|refractory|resistant|dependent|exposed|naive|na\u00efve|treated)\b", re.I)
+
+
+def _names_intervention(text: str, m: Match, floor: int) -> bool:
+    """False for a drug the title mentions as a cause or a failure ("methimazole-induced",
+    "under azathioprine", "IVIG-resistant"), not as the treatment reported."""
+    if _AGENT_SUFFIX.match(text[m.end : m.end + 14]):
+        return False
+    before = text[max(floor, m.start - 25) : m.start]
+    cues = find_cues(before, "not_intervention")
+    return not any(before[c.end :].strip() == "" or re.fullmatch(r"\s*(?:the|a|an|high-dose|low-dose|\w+)?\s*", before[c.end :]) for c in cues)
+
+
+def extend_condition(text: str, m: Match, mentions: Mentions, floor: int) -> tuple[int, int]:
+    """Grow a disease mention over modifiers that belong to its name and over an
+    adjacent clinical term ("neonatal" + "herpes simplex virus" + "encephalitis")."""
+    start = m.start
+    modifiers = cue_words("condition_modifier")
+    previous = [x for x in mentions.within(floor, m.start, "disease", "sign") if x.end <= m.start]
+    while True:
+        if previous and re.fullmatch(r"[\s-]*(?:[a-z]+[\s-]+)?", text[previous[-1].end : start]) and not re.search(
+            r"\b(?:and|or|in|of|with|by|for|to|the|a|an|after|during|complicating)\b", text[previous[-1].end : start], re.I
+        ):
+            start = previous.pop().start
+            continue
+        pre = re.search(r"([A-Za-z][\w-]*)[\s-]+$", text[floor:start])
+        if pre and pre.group(1).lower() in modifiers:
+            start = floor + pre.start(1)
+            continue
+        break
+    return start, m.end
+
+
 def _in_body(layout: Layout, pos: int) -> bool:
     sec = layout.section_at(pos)
     return sec is not None and sec.kind in {"background", "objective", "case", "methods", "results", "body"}
 
 
+def design_hint(layout: Layout, title: str | None) -> str | None:
+    """review / trial / cohort when the title or aims say so, else None."""
+    scope = " ".join([title or ""] + [s.text for sec in layout.sections if sec.kind in {"objective", "methods"} for s in sec.sentences[:4]])
+    if _REVIEW.search(title or "") or (_REVIEW.search(scope) and not re.search(r"\bcase\s+(?:report|series)\b", title or "", re.I)):
+        return "review"
+    if _TRIAL.search(scope):
+        return "trial"
+    if _COHORT.search(title or "") or (_COHORT.search(scope) and re.search(r"\b(?:we|this)\s+(?:conducted|performed|analy[sz]ed|included|enrolled|identified)\b", scope, re.I)):
+        return "cohort"
+    return None
+
+
 def design_for(layout: Layout, n_individual: int, n_stated: int | None, title: str | None) -> str:
+    if n_individual == 0 and (hint := design_hint(layout, title)):
+        return hint
     if n_individual == 1:
         return "case_report"
     if n_individual >= 2:
