@@ -14,6 +14,7 @@ import csv
 import functools
 import importlib.resources
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -46,8 +47,14 @@ class Match:
         return None
 
 
+def _strip_accents(t: str) -> str:
+    if t.isascii():
+        return t
+    return "".join(c for c in unicodedata.normalize("NFKD", t) if not unicodedata.combining(c))
+
+
 def fold(token: str) -> str:
-    t = token.lower()
+    t = _strip_accents(token.lower())
     if len(t) >= 5:
         t = t.replace("ae", "e").replace("oe", "e")
         if t.endswith("our") and len(t) >= 6:
@@ -162,8 +169,9 @@ def clinical_lexicon() -> Lexicon:
         if data_exists(name):
             for row in read_tsv(name):
                 lex.add(row["term"], Entry(kind, row["canonical"], row.get("gloss_key", "")))
-    for row in read_tsv("diseases.tsv"):
-        lex.add(row["term"], Entry(row["category"], row["canonical"]))
+    for name in ("diseases.tsv", "conditions.tsv"):
+        for row in read_tsv(name):
+            lex.add(row["term"], Entry(row["category"], row["canonical"]))
     if data_exists("manifestations.tsv"):
         for row in read_tsv("manifestations.tsv"):
             lex.add(row["term"], Entry("manifestation", row["canonical"], row.get("body_system", "")))

@@ -68,6 +68,15 @@ def extract(source: Source | str) -> CaseSummary:
     return summary
 
 
+def _cutoff(view: TextView, index, own) -> int | None:
+    """Where the index treatment first appears in the patient's own sentences (analysis offset)."""
+    if index is None or not own:
+        return None
+    starts = [view.analysis_index(e.start) for e in index.evidence if e.field == "name"]
+    own_starts = [a for a in starts if any(s.start <= a < s.end for s in own)]
+    return min(own_starts) if own_starts else None
+
+
 def _common_index(patients: list[Patient]) -> str | None:
     names = [t.name for p in patients for t in p.treatments if t.role == "index"]
     return max(set(names), key=names.count) if names else None
@@ -76,10 +85,10 @@ def _common_index(patients: list[Patient]) -> str | None:
 def _patient(view, mentions, frame, label, label_span, own, sentences) -> Patient:
     findings = extract_findings(view, sentences, mentions)
     treatments = extract_treatments(view, sentences, mentions, frame.intervention_keys, frame.intervention)
-    manifestations, comorbidities = extract_conditions(
-        view, sentences, mentions, frame.condition_keys, [span for _, span in findings]
-    )
     index = next((t for t in treatments if t.role == "index"), None)
+    manifestations, comorbidities = extract_conditions(
+        view, sentences, mentions, frame.condition_keys, [span for _, span in findings], _cutoff(view, index, own)
+    )
     outcome = extract_outcome(view, sentences, mentions, index)
     adverse = extract_adverse_events(view, sentences, mentions, frame.condition_keys)
 

@@ -41,7 +41,8 @@ RESPONSE_ORDER = ("not_reported", "no_change", "worsened", "improved", "resolved
 _UNIT = r"(?:mg|g|µg|μg|mcg|ug|ng|IU|UI|U|units?|mL|ml|mmol|mEq|mg/m2|mg/m²)"
 DOSE = re.compile(
     rf"\b\d+(?:[.,]\d+)?(?:\s*[-\u2013]\s*\d+(?:[.,]\d+)?)?\s*{_UNIT}\b(?:\s*(?:/|per)\s*(?:kg|m2|m²|d|day|dose|week|wk|h|hour|month|cycle|infusion|bolus))*"
-    r"(?:\s*(?:/\s*day|daily|weekly|monthly|twice\s+daily|once\s+daily|twice\s+a\s+day|per\s+day|a\s+day|bid|tid|qd|every\s+\d+\s+(?:weeks|days|months|hours)|for\s+\d+\s+(?:consecutive\s+)?days))?",
+    r"(?:,?\s*(?:/\s*day|(?:once|twice|three\s+times|four\s+times|\d\s+times)\s+(?:daily|a\s+day|per\s+day|weekly|a\s+week)|daily|weekly|monthly|"
+    r"twice\s+daily|per\s+day|a\s+day|bid|b\.i\.d|tid|t\.i\.d|qid|qd|q\d+h|every\s+(?:\d+|two|three|four|other)\s+(?:weeks?|days?|months?|hours?)|every\s+(?:week|day|month)))?",
     re.I,
 )
 DURATION = re.compile(
@@ -70,6 +71,7 @@ _HISTORY_END = re.compile(
     r"[.;:]|\b(?:was|were|is|are|presented|presenting|who|admitted|followed|developed|came|referred|had|has|consulted|underwent|received)\b",
     re.I,
 )
+_EXCLUDED_AFTER = re.compile(r"^[^.;]{0,25}?\b(?:was|were)\s+(?:excluded|ruled\s+out|absent|not\s+(?:found|detected|seen|present))\b", re.I)
 _EXCLUDE_BEFORE = re.compile(r"\b(?:exclude[ds]?|excluding|rule\s+out|ruled\s+out|search\s+for|screening\s+for|suspicion\s+of|suspected|risk\s+of|differential)\b[^.;]{0,30}$", re.I)
 
 
@@ -99,7 +101,7 @@ def _clean_name(surface: str) -> str:
 @dataclass
 class _TreatmentAcc:
     key: str
-    mentions: list[Match] = field(default_factory=list)
+    mentions: list["_Unit"] = field(default_factory=list)
     responses: list[tuple[int, str, bool, int, int]] = field(default_factory=list)  # pos, value, negated, s, e
     prior_cue: bool = False
     combined_with_index: bool = False
@@ -152,6 +154,58 @@ def _effective(value: str, negated: bool) -> str | None:
     return {"resolved": "no_change", "improved": "no_change"}.get(value)
 
 
+@dataclass
+class _Unit:
+    """One written treatment: a mention, or adjacent mentions forming one name
+    ("piperacillin\u2013tazobactam", "amphotericin B deoxycholate", "antibiotics (meropenem)")."""
+
+    key: str
+    start: int
+    end: int
+    surface: str
+    matches: list[Match]
+
+
+def treatment_units(text: str, matches: list[Match]) -> list[_Unit]:
+    units: list[_Unit] = []
+    paren_open = False
+    for m in matches:
+        if units:
+            u = units[-1]
+            gap = text[u.end : m.start]
+            if not paren_open and re.fullmatch(r"\s*[-\u2013/+]\s*|[ ]", gap):
+                u.end, u.surface = m.end, text[u.start : m.end]
+                u.matches.append(m)
+                continue
+            if paren_open and re.fullmatch(r"\s*[-\u2013/+,]?\s*(?:and\s+)?", gap):
+                u.matches.append(m)
+                continue
+            if re.fullmatch(r"\s*\(\s*", gap):
+                u.matches.append(m)
+                paren_open = True
+                continue
+        paren_open = False
+        units.append(_Unit(treatment_key(m), m.start, m.end, m.surface, [m]))
+    return units
+
+
+_TREATMENT_VERB = re.compile(r"\b(?:treated|treatment|therapy|received|receiving|given|started|initiated|administered|on|with|switched|added|prescribed|infusion|injections?)\b", re.I)
+
+
+def _keep_treatment(text: str, u: _Unit, floor: int, intervention_keys: set[str]) -> bool:
+    m = u.matches[0]
+    if not _is_given(text, m, floor):
+        return False
+    if u.key in intervention_keys:
+        return True
+    surface = u.surface.lower()
+    if surface in cue_words("supportive") or surface in cue_words("generic_treatment"):
+        return False
+    if m.has("test") and not _TREATMENT_VERB.search(text[max(floor, m.start - 40) : m.start]):
+        return False  # "haemoglobin 78 g/L" is a test, not a transfusion product
+    return True
+
+
 def extract_treatments(
     view: TextView,
     sentences: list[Sentence],
@@ -163,52 +217,50 @@ def extract_treatments(
     text = view.text
     accs: dict[str, _TreatmentAcc] = {}
     last_group: list[_TreatmentAcc] = []
-    pending_index: list[tuple[int, str, bool, int, int]] = []
+    # responses with no treatment in their clause: (response, treatments named just before)
+    free: list[tuple[tuple[int, str, bool, int, int], list[_TreatmentAcc], bool]] = []
+    index_mentions: list[int] = []
 
     for s in sentences:
-        tms = [m for m in mentions.within(s.start, s.end, *TREATMENT_KINDS) if _is_given(text, m, s.start)]
+        units = [u for u in treatment_units(text, mentions.within(s.start, s.end, *TREATMENT_KINDS)) if _keep_treatment(text, u, s.start, intervention_keys)]
         group: list[_TreatmentAcc] = []
-        for m in tms:
-            acc = accs.setdefault(treatment_key(m), _TreatmentAcc(treatment_key(m)))
-            acc.mentions.append(m)
+        for u in units:
+            acc = accs.setdefault(u.key, _TreatmentAcc(u.key))
+            acc.mentions.append(u)
             if acc not in group:
                 group.append(acc)
-            _attributes(view, s, m, acc, tms)
+            _attributes(view, s, u, acc, units)
         # prior cues bind forward: "refractory to methotrexate and steroids"
         for c in find_cues(text, "prior_cue", s.start, s.end):
             end = clause_end(text, c.end, s.end)
-            for m in tms:
-                if c.end <= m.start <= end or (c.kind == "prior_cue" and m.end <= c.start and c.start - m.end <= 2):
-                    acc = accs[treatment_key(m)]
+            for u in units:
+                if c.end <= u.start <= end or (u.end <= c.start and c.start - u.end <= 2):
+                    acc = accs[u.key]
                     acc.prior_cue = True
-                    if c.value == "" and re.match(r"(?:refractory|resistant|failed|failure|unresponsive|despite)", c.surface, re.I):
+                    if re.match(r"(?:refractory|resistant|failed|failure|unresponsive|despite)", c.surface, re.I):
                         acc.responses.append((c.start, "no_change", False, c.start, c.end))
         # combination cues bind the treatments of one clause together
-        combos = find_cues(text, "combination", s.start, s.end)
-        if combos and any(treatment_key(m) in intervention_keys for m in tms):
-            for m in tms:
-                if treatment_key(m) not in intervention_keys:
-                    accs[treatment_key(m)].combined_with_index = True
+        if find_cues(text, "combination", s.start, s.end) and any(u.key in intervention_keys for u in units):
+            for u in units:
+                if u.key not in intervention_keys:
+                    accs[u.key].combined_with_index = True
 
-        cues = _response_cues(text, s, mentions)
         bound_until = s.start
-        for start, end, value, negated in cues:
-            before = [m for m in tms if bound_until <= m.start and m.end <= start]
+        for start, end, value, negated in _response_cues(text, s, mentions):
+            floor = max(bound_until, clause_start(text, start, s.start))
+            before = [u for u in units if floor <= u.start and u.end <= start]
             # "remission was achieved with rituximab", "responded to IVIG"
-            after = [m for m in tms if end <= m.start and _FORWARD.match(text[end : m.start])]
+            after = [u for u in units if end <= u.start and _FORWARD.match(text[end : u.start])]
             targets = before or after[:1]
             if before:
                 bound_until = end
             response = (start, value, negated, start, end)
             if targets:
-                for m in targets:
-                    accs[treatment_key(m)].responses.append(response)
-            elif s.section in results_sections or not last_group:
-                pending_index.append(response)
+                for u in targets:
+                    accs[u.key].responses.append(response)
             else:
-                for acc in last_group:
-                    acc.responses.append(response)
-        if tms:
+                free.append((response, list(last_group), s.section in results_sections))
+        if units:
             last_group = group
 
     ordered = sorted(accs.values(), key=lambda a: a.first)
@@ -219,14 +271,24 @@ def extract_treatments(
         good = [a for a in ordered if _final_response(a.responses) in ("resolved", "improved")]
         index_keys = [(good[-1] if good else ordered[-1]).key]
     index_first = min(accs[k].first for k in index_keys)
-    for k in index_keys:
-        accs[k].responses.extend(pending_index)
+    # an outcome sentence that names no treatment continues the story of the index
+    # treatment once it has started, else of the treatments named just before it
+    for response, group, in_results in free:
+        if in_results or response[0] > index_first or not group:
+            for k in index_keys:
+                accs[k].responses.append(response)
+        else:
+            for acc in group:
+                acc.responses.append(response)
+    index_sentence = next((s for s in sentences if s.start <= index_first < s.end), None)
 
     out: list[Treatment] = []
     for a in ordered:
         if a.key in index_keys:
             role = "index"
-        elif a.prior_cue or (a.first < index_first and not a.combined_with_index):
+        elif a.prior_cue or _final_response(a.responses) in ("no_change", "worsened") and a.first < index_first:
+            role = "prior"
+        elif a.first < index_first and not a.combined_with_index and not (index_sentence and index_sentence.start <= a.first):
             role = "prior"
         else:
             role = "concomitant"
@@ -247,26 +309,35 @@ def _is_intervention(a: _TreatmentAcc, keys: set[str], name: str | None) -> bool
     if not name:
         return False
     target = fold_key(name)
-    for m in a.mentions:
-        k = fold_key(m.surface)
+    for u in a.mentions:
+        k = fold_key(u.surface)
         if k and any(target[i : i + len(k)] == k for i in range(len(target) - len(k) + 1)):
             return True
     return False
 
 
-def _attributes(view: TextView, s: Sentence, m: Match, acc: _TreatmentAcc, tms: list[Match]) -> None:
+_ORDINAL_COURSE = re.compile(
+    r"\b(?:a|the)\s+(?P<ord>single|one|second|third|fourth|fifth|sixth|repeat(?:ed)?)\s+(?:dose|course|cycle|infusion|pulse|session)s?\s+of\s+(?:[\w-]+\s+){0,2}$",
+    re.I,
+)
+_ORDINAL_VALUE = {"single": 1, "one": 1, "second": 2, "repeat": 2, "repeated": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6}
+
+
+def _attributes(view: TextView, s: Sentence, m, acc: _TreatmentAcc, units: list) -> None:
     """Route, dose, duration and courses written next to one treatment mention."""
     text = view.text
-    nxt = min([t.start for t in tms if t.start > m.start] + [s.end])
-    prev = max([t.end for t in tms if t.end <= m.start] + [s.start])
-    window_after = (m.end, min(nxt, clause_end(text, m.end, s.end) if not text[m.end:m.end + 3].startswith(" (") else s.end))
-    # route: just before ("oral tacrolimus", "general corticosteroids") or after ("given intravenously")
+    nxt = min([t.start for t in units if t.start > m.start] + [s.end])
+    prev = max([t.end for t in units if t.end <= m.start] + [s.start])
+    window_end = min(nxt, clause_end(text, m.end, s.end) if not text[m.end : m.end + 3].startswith(" (") else s.end)
+    # route: an adjective just before ("oral tacrolimus", "general corticosteroids") or a
+    # word after ("given intravenously", "(2 g/kg, iv)")
     if acc.route is None:
         for c in find_cues(text, "route", max(prev, m.start - 25), m.start):
-            if not re.search(r"[,.;]", text[c.end : m.start]):
+            gap = text[c.end : m.start]
+            if not c.surface.lower().endswith("ly") and re.fullmatch(r"[\s-]*(?:[\w-]+[\s-]+)?", gap) and not re.search(r"[,.;]", gap):
                 acc.route = (c.value, c.start, c.end)
         if acc.route is None:
-            for c in find_cues(text, "route", m.end, min(window_after[1], m.end + 60)):
+            for c in find_cues(text, "route", m.end, min(window_end, m.end + 70)):
                 if text[c.end : nxt].strip() == "" and nxt < s.end:
                     continue  # "... and general corticosteroids": the route of the next drug
                 acc.route = (c.value, c.start, c.end)
@@ -275,7 +346,7 @@ def _attributes(view: TextView, s: Sentence, m: Match, acc: _TreatmentAcc, tms: 
             for c in find_cues(text, "route", m.start, m.end):  # "intravenous immunoglobulins"
                 acc.route = (c.value, c.start, c.end)
     if acc.dose is None:
-        d = DOSE.search(text, m.end, min(window_after[1] + 1, m.end + 80))
+        d = DOSE.search(text, m.end, min(window_end + 1, m.end + 80))
         if d and not re.search(r"[.;]", text[m.end : d.start()]):
             acc.dose = (d.start(), d.end())
     if acc.duration is None:
@@ -283,11 +354,22 @@ def _attributes(view: TextView, s: Sentence, m: Match, acc: _TreatmentAcc, tms: 
         if d and not re.search(r"[.;]", text[m.end : d.start()]):
             acc.duration = (d.start("d"), d.end("d"))
     if acc.courses is None:
-        c = COURSES.search(text, m.end, nxt)
-        if c:
-            n = number_value(c.group("n"))
-            if n:
-                acc.courses = (n, c.start(), c.end())
+        # "five sessions of plasma exchange", "a second dose of IVIG", "... after 3 courses"
+        before = text[max(prev, m.start - 60) : m.start]
+        c = re.search(COURSES.pattern + r"\s+of\s+(?:[\w-]+\s+){0,2}$", before, re.I)
+        o = _ORDINAL_COURSE.search(before)
+        if c and number_value(c.group("n")):
+            acc.courses = (number_value(c.group("n")), m.start - len(before) + c.start(), m.start - len(before) + c.end("unit"))
+        elif o:
+            acc.courses = (_ORDINAL_VALUE[o.group("ord").lower()], m.start - len(before) + o.start("ord"), m.start)
+        else:
+            for c in COURSES.finditer(text, m.end, nxt):
+                if re.match(r"\s+of\b", text[c.end() : c.end() + 4]) and nxt < s.end:
+                    continue  # belongs to the next treatment
+                n = number_value(c.group("n"))
+                if n:
+                    acc.courses = (n, c.start(), c.end())
+                break
 
 
 def _final_response(responses: list[tuple[int, str, bool, int, int]]) -> str:
@@ -376,14 +458,14 @@ def _finding_name(view: TextView, mentions: Mentions, start: int, end: int) -> s
     tests = [m for m in mentions.within(start, end, "test")]
     if tests:
         t = tests[-1]
-        return t.first("test").canonical
+        return _antibody_name(t.surface) or written_name(t.surface)
     ab = None
     for ab in _ANTIBODY.finditer(sub):
         pass
     if ab:
-        ident = re.sub(r"[\s-]", "", ab.group("id"))
-        if ident.lower() not in {"inflammatory", "tnf"} and len(ident) >= 2:
-            return f"anti-{ident.upper() if len(ident) <= 6 else ident} antibodies"
+        name = _antibody_name(ab.group(0))
+        if name:
+            return name
     diseases = mentions.within(start, end, "disease", "sign")
     if diseases and (_SCREENING_HEAD.search(sub) or re.search(r"\b(?:search|screening)\s+for\b", sub, re.I)):
         return f"{_clean_name(diseases[-1].surface)} screening"
@@ -395,46 +477,138 @@ def _finding_name(view: TextView, mentions: Mentions, start: int, end: int) -> s
     return None
 
 
+_LAB_UNIT = (
+    r"(?:[x\u00d7]\s*10\s*\^?\s*[0-9\u2070-\u2079\u00b9\u00b2\u00b3]+\s*/\s*[lL]|"
+    r"(?:[a-zA-Z\u00b5\u03bc]{1,6}|10\^?\d+)\s*/\s*(?:[a-zA-Z\u00b5\u03bc]{1,4}(?:\s*/\s*1\.73\s*m[2\u00b2])?|mm[3\u00b3]|\d+\s*h|24\s*h)|"
+    r"%|mm\s*Hg|mmHg|bpm|beats/min|/mm[3\u00b3]|/\u00b5L|/\u03bcL|/HPF|/hpf)"
+)
+_LAB_VALUE = re.compile(rf"(?P<val>[<>\u2264\u2265]?\s*\d[\d,.]*(?:\s*[-\u2013]\s*\d[\d,.]*)?\s*(?P<unit>{_LAB_UNIT}))", re.I)
+_DOSE_UNIT = re.compile(r"^(?:mg|g|\u00b5g|\u03bcg|mcg|ug|IU|U|units?|mL|ml)\s*/\s*(?:kg|m2|m\u00b2|d|day|dose|week|wk|h|hour|month|cycle|infusion|bolus)", re.I)
+_NAME_LEAD = re.compile(
+    r"^(?:and|with|while|whereas|but|the|a|an|her|his|their|serum|plasma|blood|initial|admission|peak|baseline|"
+    r"showed|revealed|demonstrated|included|including|of|on|at|in)\s+",
+    re.I,
+)
+_NAME_TAIL = re.compile(
+    r"\s+(?:was|were|is|are|of|at|to|reached|reaching|falling(?:\s+to)?|rising(?:\s+to)?|rose\s+to|fell\s+to|dropped\s+to|decreased\s+to|increased\s+to|"
+    r"improved\s+to|recovered\s+to|returned\s+to|normalised\s+to|normalized\s+to|level|levels|value|count\s+of|titre|titer|"
+    r"concentration|up\s+to|above|below|by|of\s+only)$",
+    re.I,
+)
+_NOT_FINDING_NAME = re.compile(
+    r"\b(?:day|days|week|weeks|month|months|year|years|hours?|dose|doses|patient|she|he|her|his|it|they|we|after|before|"
+    r"within|from|since|until|then|aged|age|born|gestation|weight|height|temperature|fever)\b",
+    re.I,
+)
+
+
+_SCORE = re.compile(
+    r"\b(?P<name>[A-Z][A-Z0-9]{2,6}|[A-Z][a-z]+(?:-[A-Z][a-z]+)?\s+(?:index|score|scale))\b\s*(?:score\s+)?(?:of|was|:|=)?\s*"
+    r"(?P<val>\d+(?:\.\d+)?)\b(?!\s*(?:%|mg|g\b|\u00b5g|years?|months?|days?|weeks?|h\b|hours?|mm|cm|kg|x|\u00d7|/|times|doses?|cycles?|courses?|sessions?|patients?))"
+)
+
+
+def written_name(name: str) -> str:
+    """A test name as written, tidied: 'Ferritin' at a sentence start -> 'ferritin'; acronyms kept."""
+    name = re.sub(r"\s+", " ", name).strip(" ,;:(")
+    first = name.split(" ", 1)[0]
+    if first[:1].isupper() and first[1:].islower() and len(first) > 1:
+        name = first.lower() + name[len(first):]
+    return name
+
+
+def _value_name(text: str, floor: int, pos: int, mentions: Mentions) -> tuple[str, int] | None:
+    """The words naming a lab value written before ``pos`` ("C-reactive protein was | 168 mg/L")."""
+    start = max(floor, _last_break(text, floor, pos), clause_start(text, pos, floor))
+    paren = text.rfind("(", start, pos)
+    if paren >= 0 and ")" not in text[paren:pos]:
+        start = paren + 1
+    chunk = text[start:pos]
+    verb = None
+    for verb in re.finditer(r"\b(?:showed|revealed|demonstrated|included|including|disclosed|found|with)\b|:", chunk, re.I):
+        pass
+    if verb:
+        start += verb.end()
+        chunk = chunk[verb.end():]
+    chunk = re.sub(r"\s*\([^)]*\)\s*$", "", chunk)  # "left ventricular ejection fraction (LVEF)"
+    while True:
+        new = _NAME_TAIL.sub("", chunk.rstrip(" :=,")).rstrip(" :=,")
+        if new == chunk:
+            break
+        chunk = new
+    lead = re.match(r"^\s*", chunk).end()
+    chunk = chunk[lead:]
+    start += lead
+    while (m := _NAME_LEAD.match(chunk)) :
+        chunk, start = chunk[m.end():], start + m.end()
+    words = chunk.split()
+    if not 1 <= len(words) <= 5 or not re.match(r"[A-Za-z]", chunk) or _NOT_FINDING_NAME.search(chunk):
+        return None
+    if any(m.has(*TREATMENT_KINDS) for m in mentions.within(start, start + len(chunk))):
+        return None
+    if re.search(r"\d", chunk) and not re.search(r"[A-Za-z]+\d|\d[A-Za-z]", chunk):
+        return None
+    return written_name(chunk), start
+
+
 def extract_findings(view: TextView, sentences: list[Sentence], mentions: Mentions) -> list[tuple[Finding, tuple[int, int]]]:
-    """Findings and the analysis span each covers (used to keep them out of manifestations)."""
+    """Findings (one per investigation, its first result) and the analysis span each covers."""
     text = view.text
     out: list[tuple[Finding, tuple[int, int]]] = []
+    names: set[str] = set()
 
     def add(name: str | None, result: str, s: int, e: int) -> None:
         if not name or not result:
             return
         name = re.sub(r"\s+", " ", name).strip()
-        for f, span in out:
-            if f.name.lower() == name.lower() and (f.result == result or span[0] <= s < span[1]):
-                return
+        if name.lower() in names:
+            for f, span in out:
+                if f.name.lower() == name.lower():
+                    f.evidence.append(ev(view, s, e, "finding"))
+                    break
+            return
+        names.add(name.lower())
         out.append((Finding(name=name, result=result, evidence=[ev(view, s, e, "finding")]), (s, e)))
 
     for s in sentences:
+        found: list[tuple[int, str, str, int, int]] = []  # (pos, name, result, s, e) in text order
         # "<test> was negative", "anti MDA 5 were positive"
         for m in _COPULA.finditer(text, s.start, s.end):
             subj_start = max(clause_start(text, m.start(), s.start), _last_break(text, s.start, m.start()))
             name = _finding_name(view, mentions, subj_start, m.start())
             if name:
-                add(name, _RESULT_WORDS[m.group("res").lower()], subj_start, m.end())
-        # "positive anti-MDA5 antibodies", "elevated creatine kinase (CK 850 U/L)"
+                found.append((subj_start, name, _RESULT_WORDS[m.group("res").lower()], subj_start, m.end()))
+        # "C-reactive protein was 168 mg/L, albumin 24 g/L and platelet count 612 x 10^9/L"
+        for m in _LAB_VALUE.finditer(text, s.start, s.end):
+            if _DOSE_UNIT.match(m.group("unit")) or re.match(r"\s*(?:daily|weekly|orally|intravenously|subcutaneously)\b", text[m.end() : m.end() + 16], re.I):
+                continue
+            named = _value_name(text, s.start, m.start(), mentions)
+            if named:
+                name, a = named
+                tests = mentions.within(a, m.start(), "test")
+                found.append((a, _antibody_name(name) or name, source_text(view, m.start("val"), m.end("val")), a, m.end()))
+        # scores without a unit: "PDAI 38", "EDSS of 7.5", "Harvey-Bradshaw index of 14"
+        for m in _SCORE.finditer(text, s.start, s.end):
+            if (
+                not mentions.within(m.start("name"), m.end("name"), *TREATMENT_KINDS)
+                and m.group("name").lower() not in {"case", "patient", "figure", "table", "day", "week", "grade", "stage", "type", "class", "phase", "step", "visit", "cycle"}
+                and not re.search(r"anti[\s-]*$", text[max(s.start, m.start() - 6) : m.start()], re.I)
+                and not s.text.isupper()
+            ):
+                found.append((m.start(), m.group("name"), m.group("val"), m.start(), m.end()))
+        # "positive anti-MDA5 antibodies", "elevated creatine kinase", "MRI showed ..."
         for t in mentions.within(s.start, s.end, "test"):
             before = text[max(s.start, t.start - 30) : t.start]
             rb = _RES_BEFORE.search(before)
-            after = text[t.end : min(s.end, t.end + 40)]
-            val = _VALUE.match(after)
-            has_val = val and val.group("val") and re.search(r"\d", val.group("val")) and not re.match(r"\s*(?:of|at)\s+\d+\s*(?:years?|months?)", after)
-            name = t.first("test").canonical
-            if has_val:
-                add(name, val.group("val").strip(), t.start, t.end + val.end())
-            elif rb:
-                add(name, _RESULT_WORDS[rb.group("res").lower()], t.start - len(before) + rb.start(), t.end)
-            else:
-                sh = _SHOWED.match(text, t.end, s.end)
-                kind = t.first("test").extra
-                if sh and kind in {"imaging", "biopsy", "physiology", "microbiology", "genetic", "screening"}:
-                    res = _trim_result(sh.group("res"))
-                    if res:
-                        add(name, res, t.start, sh.start("res") + len(res))
+            name = _antibody_name(t.surface) or written_name(t.surface)
+            if rb:
+                found.append((t.start, name, _RESULT_WORDS[rb.group("res").lower()], t.start - len(before) + rb.start(), t.end))
+            sh = _SHOWED.match(text, t.end, s.end)
+            kind = t.first("test").extra
+            if sh and kind in {"imaging", "biopsy", "physiology", "microbiology", "genetic", "screening"}:
+                res = _trim_result(source_text(view, sh.start("res"), sh.end("res")))
+                if res:
+                    found.append((t.start, name, res, t.start, sh.start("res") + len(res)))
             # "disease activity decreased along with the muscle enzyme levels", "CK levels normalized"
             tb = _TREND_BEFORE.search(text[max(s.start, t.start - 60) : t.start])
             ta = _TREND_AFTER.match(text[t.end : min(s.end, t.end + 40)])
@@ -444,8 +618,23 @@ def extract_findings(view: TextView, sentences: list[Sentence], mentions: Mentio
                 if value:
                     a = t.start if ta else t.start - len(text[max(s.start, t.start - 60) : t.start]) + tb.start()
                     b = t.end + ta.end() if ta else t.end
-                    add(name, value, a, b)
+                    found.append((t.start, t.first("test").canonical if ta is None and tb else name, value, a, b))
+        for pos, name, result, a, b in sorted(found, key=lambda x: x[0]):
+            add(name, result, a, b)
     return out
+
+
+def _antibody_name(surface: str) -> str | None:
+    """Antibodies are named the conventional way: 'anti MDA 5' -> 'anti-MDA5 antibodies'."""
+    m = _ANTIBODY.fullmatch(surface.strip()) or _ANTIBODY.match(surface.strip())
+    if not m or not surface.lower().startswith("anti"):
+        return None
+    ident = re.sub(r"[\s-]", "", m.group("id"))
+    if ident.lower() in {"inflammatory", "tnf", "coagulant", "coagulation", "biotic", "biotics", "viral", "fungal"} or len(ident) < 2:
+        return None
+    if ident.islower() and len(ident) <= 6:
+        ident = ident.upper()
+    return f"anti-{ident} antibodies"
 
 
 def _last_break(text: str, floor: int, pos: int) -> int:
@@ -468,24 +657,52 @@ def _trim_result(res: str) -> str:
 # Manifestations and comorbidities
 
 
+_NOT_VERB = r"(?!(?:presented|presenting|was|were|had|has|developed|complained|came|admitted|referred|underwent|received|is|who)\b)"
+_INTRO_WITH = re.compile(
+    rf"\b\d+(?:[.,]\d+)?[\s-]*(?:years?|yrs?|months?|weeks?|days?)[\s-]*old\s+(?:{_NOT_VERB}[\w-]+\s+){{0,3}}?with\s+"
+    r"|\b(?:aged|age)\s+\d+\s+(?:years?\s+)?with\s+"
+    r"|\b(?:man|woman|boy|girl|patient|male|female|child|infant|lady|gentleman)\s+(?:aged\s+\d+\s+(?:years?\s+)?|in\s+(?:his|her)\s+\d+s\s+)?with\s+",
+    re.I,
+)
+
+
 def _history_scopes(text: str, s: Sentence) -> list[tuple[int, int]]:
+    """Spans listing the patient's other conditions: "history of X and Y", and the
+    conditions an introduction attaches to the patient before the story starts
+    ("A 67-year-old man with type 2 diabetes and CKD presented with ...")."""
     scopes = []
     for c in find_cues(text, "history", s.start, s.end):
         m = _HISTORY_END.search(text, c.end, s.end)
         scopes.append((c.start, m.start() if m else s.end))
+    for m in _INTRO_WITH.finditer(text, s.start, s.end):
+        end = _HISTORY_END.search(text, m.end(), s.end)
+        if end:  # only when a verb follows: otherwise "with" introduces the presentation
+            scopes.append((m.end(), end.start()))
     return scopes
 
 
-def _extend_manifestation(text: str, m: Match, floor: int, ceiling: int) -> tuple[int, int]:
-    """Grow a manifestation over leading modifiers and a trailing body site ("of the elbow and hands")."""
+_ADJECTIVE = re.compile(r"^(?:[a-z]+-[a-z]+|non-?[a-z]+|[a-z]{3,}(?:ous|al|ic|ive|ar|ary|ful|less|ent|ant|ile|oid|ian|atic))$")
+_NOT_MODIFIER = {"presented", "developed", "showed", "revealed", "had", "with", "and", "or", "of", "the", "a", "an",
+                 "general", "several", "initial", "clinical", "physical", "medical", "usual", "additional", "total",
+                 "potential", "typical", "principal", "different", "frequent", "recent", "current", "present", "patient",
+                 "significant", "important", "relevant", "consistent", "evident", "apparent", "dominant"}
+
+
+def _extend_manifestation(text: str, m: Match, floor: int, ceiling: int, body_sites: bool = True) -> tuple[int, int]:
+    """Grow a manifestation over its adjectives ("bilateral non-exudative", "quotidian spiking")
+    and a trailing body site ("of the elbow and hands")."""
     start, end = m.start, m.end
     modifiers = cue_words("modifier")
-    while True:
-        pre = re.search(r"([A-Za-z-]+)\s+$", text[floor:start])
-        if pre and pre.group(1).lower() in modifiers:
-            start = floor + pre.start(1)
-        else:
+    for _ in range(3):
+        pre = re.search(r"([A-Za-z][A-Za-z-]*)\s+$", text[floor:start])
+        if not pre:
             break
+        w = pre.group(1).lower()
+        if w in _NOT_MODIFIER or not (w in modifiers or _ADJECTIVE.match(w)):
+            break
+        start = floor + pre.start(1)
+    if not body_sites:
+        return start, end
     sites = cue_words("body_site")
     site = r"(?:[a-z-]+\s+)?(?:" + "|".join(sorted((re.escape(x) for x in sites), key=len, reverse=True)) + r")"
     tail = re.match(rf"\s+(?:of|on|over|in|involving)\s+(?:the\s+|both\s+|her\s+|his\s+)?{site}(?:\s*(?:,|and|or)\s+(?:the\s+)?{site})*\b", text[end:ceiling], re.I)
@@ -500,8 +717,13 @@ def extract_conditions(
     mentions: Mentions,
     condition_keys: set[str],
     finding_spans: list[tuple[int, int]],
+    cutoff: int | None = None,
 ) -> tuple[list[tuple[str, Evidence]], list[tuple[str, Evidence]]]:
-    """(manifestations, comorbidities) as (name, evidence) pairs."""
+    """(manifestations, comorbidities) as (name, evidence) pairs.
+
+    Manifestations are read from the presentation: before ``cutoff`` (the
+    first mention of the index treatment in the patient's own story); what
+    happens afterwards is outcome or adverse events."""
     text = view.text
     manifestations: list[tuple[str, Evidence]] = []
     comorbidities: list[tuple[str, Evidence]] = []
@@ -530,7 +752,12 @@ def extract_conditions(
             if in_history:
                 if key not in seen:
                     seen.add(key)
-                    comorbidities.append((_clean_name(m.surface), ev(view, m.start, m.end, "comorbidities")))
+                    a, b = _extend_manifestation(text, m, s.start, s.end, body_sites=False)
+                    comorbidities.append((_clean_name(text[a:b]), ev(view, a, b, "comorbidities")))
+                continue
+            if cutoff is not None and m.start >= cutoff:
+                continue
+            if _EXCLUDED_AFTER.match(text[m.end : m.end + 40]):
                 continue
             a, b = _extend_manifestation(text, m, s.start, s.end)
             name = _clean_name(text[a:b])

@@ -86,7 +86,10 @@ class Mentions:
         self.text = text
         lex = clinical_lexicon()
         matches = lex.find(text)
-        matches += self._local_abbreviations(text, matches)
+        local = self._local_abbreviations(text, matches)
+        local_spans = {(m.start, m.end) for m in local}
+        # an abbreviation the document defines wins over the global list ("PV" = pemphigus vulgaris here)
+        matches = [m for m in matches if (m.start, m.end) not in local_spans] + local
         matches.sort(key=lambda m: (m.start, -m.end))
         # drop matches nested in a longer one (abbreviation uses can overlap)
         kept: list[Match] = []
