@@ -1,10 +1,18 @@
 """Plain-language key message composed from a record, with templates and a lay glossary.
 
-Used by the offline backend (and as a fallback when an LLM gives none). It
-says what was done, to whom, what happened, and how weak the evidence from a
-handful of patients is, in one to three sentences. It states nothing that is
-not in the record: every drug, disease and number comes from a record field,
-and lay words come from ``data/glossary.tsv`` glosses of those fields.
+Used by the offline backend (and as a fallback when an LLM gives none). Three
+sentences at most, each from a template:
+
+1. who, with what:      "Two adults had dermatomyositis (...) with dead tissue on the
+                         fingers that did not get better with A, B and C."
+2. what was done, what happened:
+                        "They were then given X, and both healed completely after
+                         3 and 4 courses, with no side effects reported."
+3. how sure we can be:  "This report covers only two patients, so ..."
+
+It states nothing that is not in the record: every drug, disease and number
+comes from a record field, and lay words come from ``data/glossary.tsv``
+glosses of those fields.
 """
 
 from __future__ import annotations
@@ -13,36 +21,57 @@ import re
 from collections import Counter
 
 from .models import CaseSummary, KeyMessage, Patient, Treatment
-from .vocab import fold_key, glossary
+from .vocab import fold_key, glossary, tokens
 
 _WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine", 10: "ten"}
 _ROUTE_LAY = {"oral": "by mouth", "intravenous": "into a vein", "subcutaneous": "as injections under the skin",
-              "topical": "on the skin", "intramuscular": "as injections into a muscle"}
+              "topical": "on the skin", "intramuscular": "as injections into a muscle", "intrathecal": "into the spinal fluid"}
+_MAX_GLOSS_WORDS = 12
 
 
 def gloss(term: str) -> str:
-    """A lay rendering of a term: the glossary entry for it (or for its last words), else the term."""
+    """A lay rendering of a term: its glossary entry, else its words glossed one by one
+    where the glossary has a short plain word for them ("cutaneous lesions" -> "skin lesions")."""
     g = glossary()
     key = fold_key(term)
     if key in g:
         return g[key]
-    for i in range(1, len(key)):
-        if key[i:] in g:
-            lay = g[key[i:]]
-            return lay if term.lower() in lay.lower() else f"{term} ({_strip_paren(lay)})" if "(" not in lay else lay
-    return term
+    out, changed = [], False
+    for tok, _, _ in tokens(term):
+        lay = g.get(fold_key(tok))
+        if lay and "(" not in lay and len(lay.split()) <= 2:
+            out.append(lay)
+            changed = True
+        else:
+            out.append(tok)
+    return " ".join(out) if changed else term
 
 
-def _strip_paren(s: str) -> str:
-    return re.sub(r"\s*\([^)]*\)", "", s).strip()
+def _plain(term: str) -> str:
+    """The gloss without its parenthesis: 'tacrolimus (a medicine ...)' -> 'tacrolimus'."""
+    return re.sub(r"\s*\([^)]*\)", "", gloss(term)).strip() or term
 
 
-def lay_term(term: str) -> str:
-    """Gloss with the technical term kept, so readers can look it up: 'dead tissue on the fingers (digital necrosis)'."""
+def _with_gloss(term: str) -> str:
+    """'dermatomyositis (an inflammatory disease ...)' when the gloss is short, else the term."""
     lay = gloss(term)
-    if lay.lower() == term.lower() or term.lower() in lay.lower():
+    if lay.lower() == term.lower() or len(lay.split()) > _MAX_GLOSS_WORDS:
+        return term
+    if term.lower() in lay.lower():
         return lay
+    explained = re.search(r"\(([^)]*)\)", lay)
+    if explained:  # "pemphigus (an immune disease...)" for "pemphigus vulgaris"
+        return f"{term} ({explained.group(1)})"
     return f"{lay} ({term})"
+
+
+_VERBISH = re.compile(r"\b(?:is|are|was|were|came|comes|went|has|have|had|does|do|gets?|got)\b", re.I)
+
+
+def _noun_gloss(term: str) -> str:
+    """A lay noun phrase for a problem or manifestation; the term itself when the gloss is a clause."""
+    lay = _plain(term)
+    return term if _VERBISH.search(lay) else lay
 
 
 def _join(items: list[str]) -> str:
@@ -64,21 +93,20 @@ def _people(patients: list[Patient], n: int) -> str:
         p = patients[0] if patients else None
         age = p.age_years if p else None
         child = age is not None and age < 18
+        if age is not None and age < 2:
+            return "baby girl" if p and p.sex == "female" else "baby boy" if p and p.sex == "male" else "baby"
         if p and p.sex == "female":
             return "girl" if child else "woman"
         if p and p.sex == "male":
             return "boy" if child else "man"
-        if age is not None and age < 2:
-            return "baby"
         return "child" if child else "patient"
-    if ages and len(ages) == len(patients) and all(a < 18 for a in ages):
+    known = len(ages) == len(patients)
+    if known and all(a < 2 for a in ages):
+        return "babies"
+    if known and all(a < 18 for a in ages):
         return "children"
-    if ages and len(ages) == len(patients) and all(a >= 18 for a in ages):
-        if sexes == {"female"}:
-            return "women"
-        if sexes == {"male"}:
-            return "men"
-        return "adults"
+    if known and all(a >= 18 for a in ages):
+        return "women" if sexes == {"female"} else "men" if sexes == {"male"} else "adults"
     return "patients"
 
 
@@ -86,36 +114,42 @@ def _index(p: Patient) -> Treatment | None:
     return next((t for t in p.treatments if t.role == "index"), None)
 
 
-def _outcome_phrase(status: str, descriptions: list[str]) -> str:
+def _pronoun(patients: list[Patient]) -> tuple[str, str]:
+    """(subject, verb 'was/were') for the patients."""
+    if len(patients) != 1:
+        return "They", "were"
+    return {"female": "She", "male": "He"}.get(patients[0].sex or "", "The patient"), "was"
+
+
+def _outcome_phrase(status: str, descriptions: list[str], plural: bool) -> str:
     text = " ".join(descriptions).lower()
     if status == "resolved":
         if "heal" in text:
             return "healed completely"
         if "remission" in text:
             return "went into remission"
-        return "got completely better"
-    if status == "improved":
-        return "improved"
-    if status == "no_change":
-        return "did not improve"
-    if status == "worsened":
-        return "got worse"
-    if status == "died":
-        return "died"
-    return ""
+        return "recovered fully" if "recover" in text else "got completely better"
+    return {
+        "improved": "improved",
+        "no_change": "did not improve",
+        "worsened": "got worse",
+        "died": "died",
+    }.get(status, "")
 
 
-def _what_improved(descriptions: list[str]) -> tuple[str, str]:
+def _what_changed(descriptions: list[str]) -> tuple[str, str]:
     """(what got better, what did not) from outcome descriptions such as
     'improvement of mainly the cutaneous lesions; no recovery of muscle strength'."""
     better, worse = "", ""
     for d in descriptions:
         for part in d.split(";"):
             part = part.strip()
-            m = re.search(r"\b(?:improvement|resolution|healing|recovery|regression)\s+(?:of|in)\s+(?:mainly\s+)?(?:the\s+)?(.+)$", part, re.I)
+            m = re.search(r"\b(?:improvement|resolution|healing|recovery|regression)\s+(?:of|in)\s+(?:mainly\s+)?(?:the\s+|her\s+|his\s+|their\s+)?(.+)$", part, re.I)
             if not m:
                 continue
-            target = re.sub(r"^(?:her|his|their)\s+", "", m.group(1)).strip()
+            target = m.group(1).strip()
+            if len(target.split()) > 5:
+                continue
             if re.match(r"^(?:no|none|without|not)\b", part, re.I):
                 worse = worse or target
             else:
@@ -125,82 +159,86 @@ def _what_improved(descriptions: list[str]) -> tuple[str, str]:
 
 def compose(summary: CaseSummary) -> KeyMessage:
     study, patients = summary.study, summary.patients
-    n = len(patients) or (study.n_patients or 0)
-    condition = study.condition
     if not patients:
         return _no_patients(summary)
-
+    n = len(patients)
     people = _people(patients, n)
+    subject, be = _pronoun(patients)
     index_names = Counter(t.name for p in patients if (t := _index(p)))
     intervention = study.intervention or (index_names.most_common(1)[0][0] if index_names else None)
-    routes = {t.route for p in patients if (t := _index(p)) and t.route}
 
-    # Sentence 1: who, with what, and what was done.
+    # Sentence 1: who, with what.
     if n == 1:
-        article = "An" if people[0] in "aeiou" else "A"
         p = patients[0]
-        age = p.age_years
+        article = "An" if people[0] in "aeiou" else "A"
         who = f"{article} {people}"
-        if age is not None and age >= 1 and float(age).is_integer():
-            who = f"{article} {int(age)}-year-old {people}"
+        if p.age_years is not None and p.age_years >= 2 and float(p.age_years).is_integer():
+            who = f"{article} {int(p.age_years)}-year-old {people}"
     else:
         who = f"{_count_word(n, capital=True)} {people}"
-    what = f" with {lay_term(condition)}" if condition else ""
+    s1 = who
+    s1 += f" had {_with_gloss(study.condition)}" if study.condition else " was treated"
     problem = study.problem
-    if problem:
-        what += f" and {lay_term(problem)}"
+    if problem and study.condition:
+        s1 += f" with {_noun_gloss(problem)}"
     elif not problem:
-        shared = [m for m, c in Counter(m for p in patients for m in p.manifestations).most_common(2)]
-        if shared:
-            what += f" ({_join([gloss(m) for m in shared])})"
+        shared = [m for m, _ in Counter(m for p in patients for m in p.manifestations).most_common(2)]
+        if shared and study.condition:
+            s1 += f" with {_join([_noun_gloss(m) for m in shared])}"
     prior = []
     for p in patients:
         for t in p.treatments:
             if t.role == "prior" and t.response in ("no_change", "worsened") and t.name not in prior:
                 prior.append(t.name)
-    s1 = who + what
     if prior:
-        s1 += f" did not get better with {_join(prior[:3])}"
-        s1 += ", then" if intervention else ""
+        s1 += f" that did not get better with {_join(prior[:3])}"
+    s1 += "."
+
+    # Sentence 2: what was done and what happened.
+    s2 = ""
     if intervention:
-        verb = "were" if n > 1 else "was"
+        routes = {t.route for p in patients if (t := _index(p)) and t.route}
+        lay = gloss(intervention)
         route = ""
         if len(routes) == 1:
             r = next(iter(routes))
-            if r in _ROUTE_LAY and r not in gloss(intervention).lower() and _ROUTE_LAY[r] not in gloss(intervention):
+            if r in _ROUTE_LAY and not re.search(r"infusion|injection|mouth|vein|skin|cream|drops", lay, re.I):
                 route = f" {_ROUTE_LAY[r]}"
-        s1 += f" {verb if not prior else ''} given {gloss(intervention)}{route}".replace("  ", " ")
-    s1 = s1.strip() + "."
-
-    # Sentence 2: what happened.
+        s2 = f"{subject} {be} {'then ' if prior else ''}given {lay}{route}"
     statuses = [p.outcome.status for p in patients]
     descriptions = [p.outcome.description for p in patients if p.outcome.description]
-    s2 = ""
     counts = Counter(s for s in statuses if s != "not_reported")
+    outcome = ""
     if counts:
         if len(counts) == 1:
             status = next(iter(counts))
-            subject = "The patient" if n == 1 else ("Both" if n == 2 else "All of them") if counts[status] == n else f"{_count_word(counts[status], capital=True)} of them"
-            s2 = f"{subject} {_outcome_phrase(status, descriptions)}"
+            who2 = ("" if n == 1 else "both" if n == 2 else "all") if counts[status] == n else f"{_count_word(counts[status])} of them"
+            phrase = _outcome_phrase(status, descriptions, n > 1)
+            outcome = f"{who2} {phrase}".strip()
             courses = sorted({t.courses for p in patients if (t := _index(p)) and t.courses})
-            if status in ("resolved", "improved") and courses:
-                unit = "course" if courses == [1] else "courses"
-                s2 += f" after {_join([str(c) for c in courses])} {unit} of treatment" if len(courses) <= 3 else ""
-            better, worse = _what_improved(descriptions)
+            if status in ("resolved", "improved") and courses and len(courses) <= 3:
+                outcome += f" after {_join([str(c) for c in courses])} course{'s' if courses != [1] else ''}"
+            better, worse = _what_changed(descriptions)
             if status == "improved" and better:
-                s2 = f"{subject} improved, mainly their {gloss(better)}" if n > 1 else f"The patient improved, mainly the {gloss(better)}"
+                outcome += f", mainly {'their' if n > 1 else 'the'} {gloss(better)}"
             if worse:
-                s2 += f", but {gloss(worse)} did not recover"
+                outcome += f", but {gloss(worse)} did not recover"
         else:
-            parts = [f"{_count_word(c)} {_outcome_phrase(s, descriptions)}" for s, c in counts.most_common()]
-            s2 = "Of these patients, " + _join(parts)
+            outcome = _join([f"{_count_word(c)} {_outcome_phrase(s, descriptions, c > 1)}" for s, c in counts.most_common()])
     ae = [p.adverse_events for p in patients]
+    ae_text = ""
     if all(a.status == "none" for a in ae):
-        s2 = (s2 + ", and no side effects were reported") if s2 else "No side effects were reported"
+        ae_text = "with no side effects reported"
     elif any(a.status == "present" for a in ae):
         events = sorted({e for a in ae for e in a.events})
         if events:
-            s2 = (s2 + "; side effects included " if s2 else "Side effects included ") + _join([gloss(e) for e in events[:3]])
+            ae_text = f"side effects included {_join([_plain(e) for e in events[:3]])}"
+    if s2 and outcome:
+        s2 += f", and {outcome}"
+    elif outcome:
+        s2 = f"{subject} {outcome}" if n == 1 else outcome[0].upper() + outcome[1:]
+    if ae_text:
+        s2 = f"{s2}, {ae_text}" if s2 else ae_text[0].upper() + ae_text[1:]
     if s2:
         s2 = s2[0].upper() + s2[1:] + "."
 
@@ -218,8 +256,8 @@ def _no_patients(summary: CaseSummary) -> KeyMessage:
     kind = {"review": "review of published reports", "trial": "clinical trial", "cohort": "study of a group of patients"}.get(
         study.design, "report"
     )
-    about = f" about {lay_term(study.condition)}" if study.condition else ""
-    treat = f" and {gloss(study.intervention)}" if study.intervention else ""
+    about = f" about {_with_gloss(study.condition)}" if study.condition else ""
+    treat = f" and {_plain(study.intervention)}" if study.intervention else ""
     n = f" of {study.n_patients} patients" if study.n_patients else ""
     s1 = f"This is a {kind}{n}{about}{treat}."
     s2 = "It does not describe individual patients, so this summary cannot say what happened to any one person."

@@ -318,16 +318,22 @@ def find_sex(own: list[Sentence], label_span: tuple[int, int] | None = None) -> 
             m = pat.search(s.text)
             if m and m.group("sex"):
                 return ("female" if m.group("sex") == "F" else "male"), (s.start + m.start("sex"), s.start + m.end("sex"))
-        # a sex noun right after an age phrase or an article: "11 year old boy", "a woman"
+        # a sex noun right after an age phrase or an article: "11 year old boy", "a woman", "a male"
+        hits = []
         for sex, nouns in _SEX_NOUNS.items():
-            noun_re = "|".join(nouns[:6] + ("female", "male"))
-            m = re.search(
+            noun_re = "|".join(nouns[:6])
+            for m in re.finditer(
                 rf"(?:\bold\s+|\b(?:a|an|the|our|this|young|elderly|old|previously\s+healthy)\s+(?:[\w-]+\s+){{0,3}}?)(?P<w>{noun_re})\b(?!'s)",
                 s.text,
                 re.I,
-            )
-            if m:
-                return sex, (s.start + m.start("w"), s.start + m.end("w"))
+            ):
+                before = s.text[max(0, m.start() - 25) : m.start()].lower()
+                if any(w in cue_words("other_person") for w in re.findall(r"[a-z]+", before)[-3:]):
+                    continue  # "one sibling, a girl, died"
+                hits.append((m.start("w"), sex, m))
+        if hits:
+            _, sex, m = min(hits, key=lambda h: h[0])
+            return sex, (s.start + m.start("w"), s.start + m.end("w"))
     counts = {"female": [], "male": []}
     for s in own:
         for sex, words in _PRONOUNS.items():

@@ -116,6 +116,8 @@ def frame_study(layout: Layout, mentions: Mentions, title_span: tuple[int, int] 
         if candidates:
             tr = candidates[0]
             break
+    if tr is None:
+        tr = _most_discussed_treatment(layout, mentions)
     if tr is not None:
         entry = tr.first(*TREATMENT_KINDS)
         frame.intervention = _clean_name(tr.surface)
@@ -190,6 +192,34 @@ def extend_condition(text: str, m: Match, mentions: Mentions, floor: int) -> tup
             continue
         break
     return start, m.end
+
+
+_SECTION_WEIGHT = {"conclusion": 2, "discussion": 1, "case": 1, "results": 1, "body": 1, "methods": 1}
+
+
+def _most_discussed_treatment(layout: Layout, mentions: Mentions) -> Match | None:
+    """When neither title nor aims name the treatment: the one the report talks about most
+    (conclusions count double; background sentences about other patients do not count)."""
+    from .facts import treatment_key
+
+    score: Counter = Counter()
+    first: dict[str, Match] = {}
+    supportive = cue_words("supportive") | cue_words("generic_treatment")
+    for m in mentions.matches:
+        if not m.has(*TREATMENT_KINDS) or m.surface.lower() in supportive:
+            continue
+        sec = layout.section_at(m.start)
+        w = _SECTION_WEIGHT.get(sec.kind, 0) if sec else 0
+        if w and _names_intervention(layout.text, m, sec.start):
+            k = treatment_key(m)
+            score[k] += w
+            first.setdefault(k, m)
+    if not score:
+        return None
+    best, top = score.most_common(1)[0]
+    if list(score.values()).count(top) > 1 and top < 3:
+        return None  # no clear favourite: let each patient's story decide
+    return first[best]
 
 
 def _in_body(layout: Layout, pos: int) -> bool:
