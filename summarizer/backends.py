@@ -9,13 +9,11 @@ CPU-bound) work inside the coroutine.
 from __future__ import annotations
 
 import abc
-import functools
-import hashlib
-import importlib.resources
 
 from .config import Config
 from .models import CaseSummary, PromptInfo, Usage
 from .reader import Source
+from .vocab import vocabulary_sha256
 
 
 class Backend(abc.ABC):
@@ -32,18 +30,6 @@ class Backend(abc.ABC):
 
     def describe(self) -> dict:
         return {"backend": self.name, "model": self.model, "prompt": self.prompt.model_dump() if self.prompt else None}
-
-
-@functools.lru_cache(maxsize=1)
-def vocabulary_sha256() -> str:
-    """One hash over the extractor's data files, so a vocabulary change shows in every output."""
-    h = hashlib.sha256()
-    root = importlib.resources.files("summarizer.data")
-    for entry in sorted(root.iterdir(), key=lambda p: p.name):
-        if entry.name.endswith((".tsv", ".txt")):
-            h.update(entry.name.encode())
-            h.update(entry.read_bytes())
-    return h.hexdigest()
 
 
 class OfflineBackend(Backend):

@@ -125,6 +125,12 @@ def cmd_summarize(args: argparse.Namespace) -> int:
             raise UsageError("give at least one INPUT file or folder, or - to read standard input (see --help)")
         inputs = ["-"]
     fmt = _format_for(args)
+    out_fh = None
+    if args.output:
+        try:
+            out_fh = open(args.output, "w", encoding="utf-8", newline="\n")
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     if config.backend == "auto" and config.effective_backend() == "offline":
         notice("no LLM endpoint configured (OPENAI_API_KEY / OPENAI_BASE_URL); using the offline extractor", args.quiet)
 
@@ -132,13 +138,7 @@ def cmd_summarize(args: argparse.Namespace) -> int:
 
     sources = list(iter_sources(inputs, max_bytes=config.max_bytes))
     failures = 0
-    out_fh = None
     try:
-        if args.output:
-            try:
-                out_fh = open(args.output, "w", encoding="utf-8", newline="\n")
-            except OSError as exc:
-                raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
         stream = out_fh or sys.stdout
         ok_sources = [s for s in sources if not isinstance(s, InputError)]
         for s in sources:

@@ -98,7 +98,7 @@ def decode_bytes(data: bytes, name: str = "input") -> tuple[str, str]:
 
 
 def _human(n: int) -> str:
-    return f"{n / 1_000_000:.1f} MB" if n >= 100_000 else f"{n:,} bytes"
+    return f"{n / 1_000_000:.1f} MB" if n >= 1_000_000 else f"{n:,} bytes"
 
 
 def _check_text(text: str, name: str) -> None:

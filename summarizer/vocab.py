@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
+import marshal
+import os
+import sys
+import tempfile
 import importlib.resources
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple
 
 TOKEN = re.compile(r"[^\W\d_]+|\d+")
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """A vocabulary entry: what a term is (kind) and what it stands for."""
 
     kind: str  # drug, drug_class, procedure, disease, sign, manifestation, test
@@ -89,27 +93,43 @@ def data_exists(name: str) -> bool:
     return importlib.resources.files("summarizer.data").joinpath(name).is_file()
 
 
+_SEP = "\x1f"
+
+
 class Lexicon:
-    """Folded multi-word terms -> entries, matched greedily longest-first."""
+    """Folded multi-word terms -> entries, matched greedily longest-first.
+
+    Keys are the folded tokens joined by a separator; values index a table of
+    interned entry groups, so the whole lexicon is plain data that ``marshal``
+    saves and loads quickly (see ``clinical_lexicon``)."""
 
     def __init__(self) -> None:
-        self._terms: dict[tuple[str, ...], list[Entry]] = {}
-        self._cased: dict[tuple[str, ...], list[Entry]] = {}
+        self._terms: dict[str, int] = {}
+        self._cased: dict[str, int] = {}
+        self._groups: list[tuple[Entry, ...]] = [()]
+        self._group_ids: dict[tuple[Entry, ...], int] = {(): 0}
         self._max = 1
 
     def add(self, term: str, entry: Entry, *, cased: bool = False) -> None:
-        if cased:
-            key = tuple(t for t, _, _ in tokens(term))
-            table = self._cased
-        else:
-            key = fold_key(term)
-            table = self._terms
-        if not key:
+        parts = [t for t, _, _ in tokens(term)] if cased else list(fold_key(term))
+        if not parts:
             return
-        bucket = table.setdefault(key, [])
-        if entry not in bucket:
-            bucket.append(entry)
-        self._max = max(self._max, len(key))
+        table = self._cased if cased else self._terms
+        key = _SEP.join(parts)
+        group = self._groups[table.get(key, 0)]
+        if entry in group:
+            return
+        group = group + (Entry(*entry),)
+        gid = self._group_ids.get(group)
+        if gid is None:
+            gid = self._group_ids[group] = len(self._groups)
+            self._groups.append(group)
+        table[key] = gid
+        self._max = max(self._max, len(parts))
+
+    def _entries(self, raw: list[str], folded: list[str]) -> tuple[Entry, ...]:
+        groups = self._groups
+        return groups[self._cased.get(_SEP.join(raw), 0)] + groups[self._terms.get(_SEP.join(folded), 0)]
 
     def find(self, text: str, base: int = 0) -> list[Match]:
         toks = tokens(text)
@@ -124,27 +144,43 @@ class Lexicon:
                 # slashes or apostrophes between them.
                 if j - i > 1 and not _adjacent(text, toks, i, j):
                     continue
-                entries = self._cased.get(tuple(raw[i:j]), []) + self._terms.get(tuple(folded[i:j]), [])
+                entries = self._entries(raw[i:j], folded[i:j])
                 if entries:
                     hit = (j, entries)
                     break
             if hit:
                 j, entries = hit
                 s, e = toks[i][1], toks[j - 1][2]
-                out.append(Match(base + s, base + e, tuple(entries), text[s:e]))
+                out.append(Match(base + s, base + e, entries, text[s:e]))
                 i = j
             else:
                 i += 1
         return out
 
     def is_cased_abbreviation(self, word: str) -> bool:
-        return tuple(t for t, _, _ in tokens(word)) in self._cased
+        return _SEP.join(t for t, _, _ in tokens(word)) in self._cased
 
     def lookup(self, term: str) -> list[Entry]:
-        return list(self._terms.get(fold_key(term), []))
+        return list(self._groups[self._terms.get(_SEP.join(fold_key(term)), 0)])
 
     def __contains__(self, term: str) -> bool:
-        return fold_key(term) in self._terms
+        return _SEP.join(fold_key(term)) in self._terms
+
+    # -- a compact, fast-loading form --------------------------------------
+    def dumps(self) -> bytes:
+        groups = tuple(tuple(tuple(e) for e in g) for g in self._groups)
+        return marshal.dumps((1, self._max, self._terms, self._cased, groups))
+
+    @classmethod
+    def loads(cls, data: bytes) -> "Lexicon":
+        version, mx, terms, cased, groups = marshal.loads(data)
+        if version != 1:
+            raise ValueError("unknown lexicon cache version")
+        lex = cls()
+        lex._max, lex._terms, lex._cased = mx, terms, cased
+        lex._groups = [tuple(Entry(*e) for e in g) for g in groups]
+        lex._group_ids = {}
+        return lex
 
 
 def _adjacent(text: str, toks, i: int, j: int) -> bool:
@@ -159,9 +195,52 @@ def _adjacent(text: str, toks, i: int, j: int) -> bool:
 # The project's vocabularies
 
 
+@functools.lru_cache(maxsize=1)
+def vocabulary_sha256() -> str:
+    """One hash over the data files, so a vocabulary change shows in every output."""
+    h = hashlib.sha256()
+    root = importlib.resources.files("summarizer.data")
+    for entry in sorted(root.iterdir(), key=lambda p: p.name):
+        if entry.name.endswith((".tsv", ".txt")):
+            h.update(entry.name.encode())
+            h.update(entry.read_bytes())
+    return h.hexdigest()
+
+
+def _lexicon_cache_path() -> str:
+    from .config import default_cache_path
+
+    tag = f"{vocabulary_sha256()[:16]}-py{sys.version_info[0]}{sys.version_info[1]}"
+    return os.path.join(os.path.dirname(default_cache_path()), f"lexicon-{tag}.marshal")
+
+
 @functools.lru_cache(maxsize=None)
 def clinical_lexicon() -> Lexicon:
-    """Drugs, drug classes, procedures, diseases, signs, manifestations and tests."""
+    """Drugs, drug classes, procedures, diseases, signs, manifestations and tests.
+
+    Building it from the TSV files takes about half a second, so the built
+    lexicon is kept in the user's cache folder (keyed by the data files'
+    hash) and loaded from there on later runs. A cache that cannot be read or
+    written is simply rebuilt."""
+    path = _lexicon_cache_path()
+    try:
+        with open(path, "rb") as fh:
+            return Lexicon.loads(fh.read())
+    except (OSError, ValueError, EOFError, TypeError):
+        pass
+    lex = _build_clinical_lexicon()
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(lex.dumps())
+        os.replace(tmp, path)  # atomic: concurrent processes never see half a file
+    except OSError:
+        pass
+    return lex
+
+
+def _build_clinical_lexicon() -> Lexicon:
     lex = Lexicon()
     for row in read_tsv("drugs.tsv"):
         lex.add(row["term"], Entry("drug", row["canonical"]))

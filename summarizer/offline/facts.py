@@ -512,7 +512,7 @@ def written_name(name: str) -> str:
     """A test name as written, tidied: 'Ferritin' at a sentence start -> 'ferritin'; acronyms kept."""
     name = re.sub(r"\s+", " ", name).strip(" ,;:(")
     first = name.split(" ", 1)[0]
-    if first[:1].isupper() and first[1:].islower() and len(first) > 1:
+    if re.fullmatch(r"[A-Z][a-z]{2,}", first):
         name = first.lower() + name[len(first):]
     return name
 
@@ -630,6 +630,8 @@ def _antibody_name(surface: str) -> str | None:
     if not m or not surface.lower().startswith("anti"):
         return None
     ident = re.sub(r"[\s-]", "", m.group("id"))
+    if not re.search(r"[A-Z0-9]", m.group("id")):
+        return None  # "antinuclear antibodies" is already the usual name
     if ident.lower() in {"inflammatory", "tnf", "coagulant", "coagulation", "biotic", "biotics", "viral", "fungal"} or len(ident) < 2:
         return None
     if ident.islower() and len(ident) <= 6:

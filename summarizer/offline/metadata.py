@@ -3,7 +3,7 @@
 Reads what a human reads at the top of an abstract: congress section, title,
 authors (without affiliation markers), affiliations, the citation line
 (journal, year, volume, issue, pages, even glued as in
-``Journal Name20086(Suppl 1):P215``), DOI, publication date, venue, keywords
+``Journal Name20196(Suppl 2):P104``), DOI, publication date, venue, keywords
 and the conflict-of-interest statement. Web-page debris (bullets,
 "Open Access", "Download PDF", non-breaking spaces, superscript markers) is
 recognised and skipped. This parser is deterministic, so the LLM backend
@@ -84,7 +84,7 @@ _PARTICLES = {
 }
 
 CITATION_PATTERNS = [
-    # Glued web-page citation: "Pediatric Rheumatology20086(Suppl 1):P215"
+    # Glued web-page citation: "Journal Name20196(Suppl 2):P104"
     re.compile(
         r"^(?P<journal>[A-Z][A-Za-z .&'\-]*?[A-Za-z.])\s*(?P<year>(?:19|20)\d{2})\s*(?P<volume>\d{1,4})\s*"
         r"(?:\((?P<issue>[^)]{1,20})\))?\s*:\s*(?P<pages>[A-Za-z]{0,3}\d+[A-Za-z0-9]*(?:\s*[-\u2013]\s*[A-Za-z]{0,3}\d+)?)"

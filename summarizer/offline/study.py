@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ..layout import Layout
 from ..vocab import Match, clinical_lexicon
 from .mentions import TREATMENT_KINDS, Mentions, cue_words, find_cues
-from .facts import _clean_name, _extend_manifestation, source_text
+from .facts import _clean_name, _extend_manifestation, _history_scopes, source_text
 
 FOLLOW_UP = re.compile(
     r"\bfollow(?:ed)?[\s-]*up\s+(?:was\s+)?(?:for|of|over|during|period\s+of|duration\s+of|:)?\s*(?:a\s+(?:median|mean|total|period)\s+(?:of\s+)?)?"
@@ -77,7 +77,13 @@ def frame_study(layout: Layout, mentions: Mentions, title_span: tuple[int, int] 
     if cond is None:
         cond = first(("disease",))
     if cond is None:
-        body = [m for m in mentions.matches if m.has("disease") and _in_body(layout, m.start)]
+        # the disease the text talks about most, leaving out those listed as the
+        # patient's history ("a history of hypertension and gout")
+        history = [span for sec in layout.sections if sec.kind in {"case", "body", "methods"} for s in sec.sentences for span in _history_scopes(text, s)]
+        body = [
+            m for m in mentions.matches
+            if m.has("disease") and _in_body(layout, m.start) and not any(a <= m.start < b for a, b in history)
+        ]
         if body:
             counts = Counter(m.first("disease").canonical for m in body)
             top = counts.most_common(1)[0][0]

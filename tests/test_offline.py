@@ -1,0 +1,147 @@
+"""The offline extractor: seed quality, grounding everywhere, and targeted behaviours.
+
+The behaviour tests use short texts written for the tests (not the seeds), so
+they check the rule, not a memorised document.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from helpers import EVAL, ROOT, SEEDS, gold, seed_text
+from summarizer.grounding import check_offsets
+from summarizer.offline import extract
+from summarizer.scoring import SuiteScore, score_document
+
+ALL_DOCS = sorted((EVAL / "docs").glob("*.txt")) + sorted((EVAL / "holdout" / "docs").glob("*.txt"))
+
+
+def test_seeds_score_at_least_0_9_micro_f1():
+    docs = {s: score_document(extract(seed_text(s)), gold(s), seed_text(s)) for s in SEEDS}
+    suite = SuiteScore(docs)
+    assert suite.overall.f1 >= 0.9, suite.as_dict()["per_field"]
+    for s, d in docs.items():
+        assert d.f1 >= 0.85, (s, d.mismatches)
+
+
+@pytest.mark.parametrize("path", ALL_DOCS, ids=[p.stem for p in ALL_DOCS])
+def test_every_evidence_quote_is_the_source_slice(path):
+    text = path.read_text(encoding="utf-8")
+    summary = extract(text)
+    assert check_offsets(summary, text) == []
+    assert summary.evidence_items(), "a case report yields grounded facts"
+
+
+def _one(text: str):
+    s = extract(text)
+    assert len(s.patients) == 1, [p.label for p in s.patients]
+    return s, s.patients[0]
+
+
+def test_negated_response_and_no_side_effects():
+    s, p = _one(
+        "Case presentation\nA 61-year-old man with psoriasis was treated with acitretin and ciclosporin without any "
+        "improvement, then secukinumab 300 mg subcutaneously resulting in complete clearance after 12 weeks. "
+        "No side effects were reported."
+    )
+    by = {t.name: t for t in p.treatments}
+    assert by["acitretin"].response == by["ciclosporin"].response == "no_change"
+    assert by["acitretin"].role == "prior"
+    assert by["secukinumab"].role == "index" and by["secukinumab"].response == "resolved"
+    assert by["secukinumab"].dose == "300 mg" and by["secukinumab"].route == "subcutaneous"
+    assert p.adverse_events.status == "none"
+    assert p.age_years == 61 and p.sex == "male"
+
+
+def test_sex_only_from_explicit_cues_and_age_in_months_and_days():
+    _, p = _one("Case report\nAn 18-month-old infant presented with fever for five days and was given ibuprofen.")
+    assert p.age_years == 1.5 and p.sex is None
+    _, p = _one("Case report\nA 12-day-old neonate developed seizures. She was treated with phenobarbital.")
+    assert p.age_years == 0.03 and p.sex == "female"
+
+
+def test_reference_list_and_background_drugs_are_not_treatments():
+    text = (
+        "Background: Rituximab and cyclophosphamide are used for refractory vasculitis in other patients.\n\n"
+        "Case: A 70-year-old woman with vasculitis received prednisolone and improved.\n\n"
+        "References\n1. Smith J, Doe A. Infliximab in vasculitis. J Rheumatol 2010;37:100-5.\n"
+    )
+    _, p = _one(text)
+    assert [t.name for t in p.treatments] == ["prednisolone"]
+    assert p.treatments[0].response == "improved"
+
+
+def test_labelled_cases_and_a_group_with_patient_lines():
+    s = extract(
+        "Patients\nTwo siblings with familial Mediterranean fever were started on colchicine. "
+        "Patient 1: 8 year old boy, age of onset 3 years. Patient 2: 5 year old girl, age of onset 2 years.\n\n"
+        "Results\nBoth patients had no further attacks."
+    )
+    assert [(p.label, p.age_years, p.sex, p.age_at_onset_years) for p in s.patients] == [
+        ("Patient 1", 8, "male", 3),
+        ("Patient 2", 5, "female", 2),
+    ]
+    assert s.study.design == "case_series" and s.study.n_patients == 2
+    assert all(p.treatments[0].name == "colchicine" for p in s.patients)
+
+
+def test_comorbidities_from_history_and_findings_with_results():
+    _, p = _one(
+        "Case report\nA 58-year-old man with a history of hypertension and gout presented with purpura. "
+        "Antinuclear antibodies were negative and C-reactive protein was 88 mg/L. He received methylprednisolone."
+    )
+    assert p.comorbidities == ["hypertension", "gout"]
+    results = {f.name: f.result for f in p.findings}
+    assert results["C-reactive protein"] == "88 mg/L"
+    assert any(r == "negative" for r in results.values())
+
+
+def test_death_is_the_outcome():
+    _, p = _one("Case report\nA 77-year-old woman with sepsis was given meropenem but died on day 4.")
+    assert p.outcome.status == "died"
+
+
+def test_metadata_from_web_page_debris():
+    text = (
+        "Open Access\n\nRare presentation of sarcoidosis\n\n"
+        "  \u2022 Ana\u00a0L\u00f3pez\u00b9,\n  \u2022 B\u00a0M\u00fcller\u00b2 and\n  \u2022 Chen\u00a0Wei\u00b9\n"
+        "Clinical Case Reports20215(Suppl 2):P104\n\nhttps://doi.org/10.1234/ccr.2021.104.\n\n"
+        "Published: 3\u00a0March\u00a02021\n\nCase\nA 40-year-old man had uveitis and was treated with adalimumab.\n"
+    )
+    d = extract(text).document
+    assert d.title == "Rare presentation of sarcoidosis"
+    assert d.authors == ["Ana López", "B Müller", "Chen Wei"]
+    assert (d.journal, d.year, d.volume, d.issue, d.pages) == ("Clinical Case Reports", 2021, "5", "Suppl 2", "P104")
+    assert d.doi == "10.1234/ccr.2021.104" and d.published == "2021-03-03"
+
+
+def test_key_message_uses_only_record_numbers_and_names_the_treatment():
+    s = extract(seed_text(SEEDS[1]))
+    km = s.key_message.plain_language
+    assert 1 <= len(re.findall(r"[.!?](?:\s|$)", km)) <= 3
+    assert "tacrolimus" in km and "children" in km.lower()
+    for number in re.findall(r"\d+", km):
+        assert number in seed_text(SEEDS[1])
+
+
+def test_review_abstract_has_no_individual_patients():
+    s = extract(
+        "Janus kinase inhibitors for alopecia areata: a systematic review\n\n"
+        "Objective: We searched PubMed and Embase for studies of JAK inhibitors in alopecia areata.\n"
+        "Results: Fourteen studies with 1,203 patients were included. Baricitinib was the most studied agent.\n"
+    )
+    assert s.patients == [] and s.study.design == "review"
+
+
+def test_no_seed_specific_text_in_code_or_prompts():
+    banned = re.compile(r"serradj|abiayad|meghari|allal|van royen|kerkhof|wilhelmina|oran, algeria|1546-0096|P215|ea6a1c9a960d91e2|22dd3392854c3327", re.I)
+    hits = [
+        f"{p.relative_to(ROOT)}"
+        for folder in ("summarizer", "prompts")
+        for p in (ROOT / folder).rglob("*")
+        if p.is_file() and p.suffix in {".py", ".tsv", ".txt", ".md", ".j2", ".toml", ".json"} and banned.search(p.read_text(encoding="utf-8", errors="ignore"))
+    ]
+    assert hits == []
