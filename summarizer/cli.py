@@ -199,17 +199,181 @@ def _write(stream, summary, id: str, fmt: str, many: bool) -> None:
         stream.write(render.to_json(summary) + "\n")
 
 
-SUBCOMMANDS: dict[str, str] = {}
+# ---------------------------------------------------------------------------
+# summarize eval
+
+EVAL_EXAMPLES = """\
+examples:
+  summarize eval                               offline backend over ./eval, gate against eval/baseline.json
+  summarize eval --update-baseline             bless the current results as the baseline
+  summarize eval --backend openai --model gpt-4o-mini -o runs/v2.json --report runs/v2.md
+  summarize eval --compare runs/v1.json runs/v2.json
+  summarize eval --suite my_gold/ --baseline none
+"""
+
+
+def build_eval_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog=f"{PROG} eval",
+        description="Score a backend against the gold suite; exit 1 when quality drops below the baseline.",
+        epilog=EVAL_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--suite", default="eval", metavar="DIR", help="folder with docs/<id>.txt and gold/<id>.json (default: ./eval)")
+    p.add_argument("--baseline", metavar="PATH", help="blessed results to gate against (default: SUITE/baseline.json; 'none' to skip)")
+    p.add_argument("--update-baseline", action="store_true", help="write this run's results as the new baseline")
+    p.add_argument("-o", "--output", metavar="PATH", help="write the full results as JSON")
+    p.add_argument("--report", metavar="PATH", help="write a report (.md Markdown, .html HTML)")
+    p.add_argument("--compare", nargs=2, metavar=("A", "B"), help="show two results files side by side instead of running")
+    p.add_argument("--concurrency", type=int, default=4, metavar="N", help="documents in flight at once (default: 4)")
+    p.add_argument("--replay", action="store_true", help="LLM backends: answer only from the response cache; list documents that would need a live call")
+    p.add_argument("-q", "--quiet", action="store_true", help="only the verdict")
+    _add_backend_options(p)
+    p.set_defaults(backend="offline")
+    return p
+
+
+def _fmt(x, spec: str = ".3f") -> str:
+    return "" if x is None else format(x, spec)
+
+
+def cmd_eval(argv: list[str]) -> int:
+    from . import evaluation as ev
+
+    args = build_eval_parser().parse_args(argv)
+    if args.compare:
+        try:
+            a, b = (ev.load_results(x) for x in args.compare)
+        except ev.SuiteError as exc:
+            raise UsageError(str(exc)) from None
+        print_comparison(ev.compare(a, b))
+        return EXIT_OK
+    from .config import ConfigError
+
+    try:
+        config = _config(args)
+        docs = ev.load_suite(args.suite)
+    except (ConfigError, ev.SuiteError) as exc:
+        raise UsageError(str(exc)) from None
+    baseline_path = None if (args.baseline or "").lower() == "none" else Path(args.baseline or Path(args.suite) / "baseline.json")
+    baseline = None
+    if baseline_path and baseline_path.is_file() and not args.update_baseline:
+        try:
+            baseline = ev.load_results(baseline_path)
+        except ev.SuiteError as exc:
+            raise UsageError(str(exc)) from None
+
+    if args.replay:
+        config = config.with_(replay=True)
+    run = ev.run_suite(docs, config, concurrency=args.concurrency, suite_name=str(args.suite))
+    results = run.results
+    verdict = ev.gate(results, baseline)
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        ev.save_results(results, args.output)
+    if args.report:
+        Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+        if args.report.lower().endswith((".html", ".htm")):
+            from .viewer import eval_report_html
+
+            eval_report_html(results, baseline, verdict, run.summaries, docs, args.report)
+        else:
+            Path(args.report).write_text(ev.markdown_report(results, baseline, verdict), encoding="utf-8")
+    if not args.quiet:
+        print_eval(results, baseline)
+    if args.update_baseline:
+        if verdict.passed:
+            ev.save_results(results, baseline_path)
+            print(f"baseline updated: {baseline_path} (overall F1 {results['overall']['f1']:.4f})")
+            return EXIT_OK
+        print("baseline NOT updated: " + "; ".join(verdict.reasons))
+        return EXIT_FAILED
+    if baseline is None and baseline_path:
+        print(f"no baseline at {baseline_path}: run `summarize eval --update-baseline` to bless this run")
+    print_verdict(verdict, baseline is not None)
+    return EXIT_OK if verdict.passed else EXIT_FAILED
+
+
+def print_eval(results: dict, baseline: dict | None) -> None:
+    from .evaluation import document_table, field_table
+
+    o, b = results["overall"], (baseline or {}).get("overall")
+    delta = f" ({o['f1'] - b['f1']:+.4f} vs baseline)" if b else ""
+    km = results.get("key_message") or {}
+    print(f"{results['backend']}{' / ' + results['model'] if results.get('model') else ''}: "
+          f"{results['documents_total']} documents in {results['runtime_s']:.1f} s, {results['documents_failed']} failed")
+    print(f"overall micro-F1 {o['f1']:.4f}  P {o['precision']:.3f}  R {o['recall']:.3f}{delta}")
+    if km:
+        print(f"key message: must-mention recall {km['must_mention_recall']:.3f}  faithfulness {km['faithfulness']:.3f}  "
+              f"FK grade {km['fk_grade']:.1f}  {km['words']:.0f} words")
+    print(f"grounding: {results['grounding']:.2%} of evidence quotes exact")
+    if results["usage"]["requests"]:
+        u = results["usage"]
+        print(f"usage: {u['requests']} requests, {u['prompt_tokens']} prompt + {u['completion_tokens']} completion tokens")
+    print()
+    print(f"{'field':42s} {'P':>5s} {'R':>5s} {'F1':>5s} {'gold':>5s} {'ΔF1':>7s}")
+    for name, p, r, f, n, d in field_table(results, baseline):
+        print(f"{name:42s} {p:5.2f} {r:5.2f} {f:5.2f} {n:5d} {_fmt(d, '+.3f'):>7s}")
+    print()
+    print(f"{'document':42s} {'F1':>6s} {'ΔF1':>7s} {'must-mention':>12s}")
+    for doc, f, d, mm, error in document_table(results, baseline):
+        if error:
+            print(f"{doc:42s} error: {error}")
+        else:
+            print(f"{doc:42s} {f:6.3f} {_fmt(d, '+.3f'):>7s} {_fmt(mm, '.2f'):>12s}")
+    print()
+
+
+def print_verdict(verdict, had_baseline: bool) -> None:
+    if verdict.passed:
+        print("gate: passed" + ("" if had_baseline else " (errors and grounding only: no baseline)"))
+    else:
+        print("gate: FAILED")
+        for r in verdict.reasons:
+            print(f"  - {r}")
+    if verdict.flipped:
+        print("flipped against the baseline:")
+        for x in verdict.flipped[:60]:
+            print(f"  - {x}")
+        if len(verdict.flipped) > 60:
+            print(f"  ... and {len(verdict.flipped) - 60} more")
+
+
+def print_comparison(c: dict) -> None:
+    print(f"A: {c['a']}")
+    print(f"B: {c['b']}")
+    (fa, fb) = c["overall"]
+    print(f"overall micro-F1: A {fa:.4f}  B {fb:.4f}  ({fb - fa:+.4f})")
+    ka, kb = c["key_message"]
+    if ka and kb:
+        for key in ("must_mention_recall", "faithfulness", "fk_grade", "words"):
+            print(f"key message {key.replace('_', ' ')}: A {ka.get(key)}  B {kb.get(key)}")
+    print()
+    print(f"{'field':42s} {'A':>6s} {'B':>6s} {'Δ':>7s}")
+    for name, a, b, d in c["fields"]:
+        print(f"{name:42s} {_fmt(a, '.3f'):>6s} {_fmt(b, '.3f'):>6s} {_fmt(d, '+.3f'):>7s}")
+    print()
+    if not c["changed_documents"]:
+        print("no document's facts changed")
+    for doc, ch in c["changed_documents"].items():
+        fa, fb = ch["f1"]
+        print(f"{doc}: F1 {_fmt(fa)} -> {_fmt(fb)}")
+        for x in ch["removed"][:12]:
+            print(f"  - {x}")
+        for x in ch["added"][:12]:
+            print(f"  + {x}")
+        if ch["error"][1]:
+            print(f"  ! B failed: {ch['error'][1]}")
+
+
+SUBCOMMANDS = {"eval": cmd_eval}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] in SUBCOMMANDS:
-            import importlib
-
-            module = importlib.import_module(SUBCOMMANDS[argv[0]])
-            return module.main(argv[1:])
+            return SUBCOMMANDS[argv[0]](argv[1:])
         args = build_parser().parse_args(argv)
         return cmd_summarize(args)
     except UsageError as exc:

@@ -52,6 +52,8 @@ class Config:
     cache_path: Path | None = field(default_factory=default_cache_path)
     concurrency: int = 8
     rpm: float | None = None
+    replay: bool = False  # answer only from the response cache (eval --replay)
+    use_cache: bool = True
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:

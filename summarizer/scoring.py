@@ -14,7 +14,9 @@ Rules (CONTRACT.md, "Scoring"):
 * Numbers: ages within 0.05, counts and years exactly. Enums exactly. Strings
   after normalisation (unicode, case, whitespace, punctuation) are equal,
   synonyms of one vocabulary entry (IVIG = intravenous immunoglobulins), or
-  close by fuzzy ratio (``FUZZY_THRESHOLD``).
+  close by fuzzy ratio (``FUZZY_THRESHOLD``). Free-text descriptions (outcome
+  description) are paraphrases, compared by token-set ratio
+  (``DESCRIPTION_THRESHOLD``) when both have three words or more.
 * Lists (authors, keywords, comorbidities, manifestations, findings,
   treatments, adverse events): optimal one-to-one matching, then each matched
   pair is a true positive. Findings match on name and their result is a
@@ -45,6 +47,7 @@ from rapidfuzz import fuzz
 from .models import CaseSummary
 
 FUZZY_THRESHOLD = 85
+DESCRIPTION_THRESHOLD = 80  # token-set ratio for free-text descriptions
 AGE_TOLERANCE = 0.05
 NULL = object()
 
@@ -55,6 +58,7 @@ PATIENT_SCALARS = ["label", "age_years", "sex", "age_at_onset_years"]
 PATIENT_LISTS = ["comorbidities", "manifestations"]
 TREATMENT_FACTS = ["role", "response", "courses", "dose", "route", "duration"]
 ENUM_FIELDS = {"design", "sex", "role", "response", "status"}
+DESCRIPTIVE_FIELDS = {"description"}
 NUMBER_FIELDS = {"year": 0, "n_patients": 0, "courses": 0, "age_years": AGE_TOLERANCE, "age_at_onset_years": AGE_TOLERANCE}
 
 
@@ -190,7 +194,20 @@ def value_matches(field_name: str, pred: Any, gold: Any) -> bool:
             return False
     if field_name in ENUM_FIELDS:
         return str(pred) == str(gold)
+    if field_name in DESCRIPTIVE_FIELDS:
+        return descriptions_match(str(pred), str(gold))
     return strings_match(str(pred), str(gold))
+
+
+def descriptions_match(a: str, b: str) -> bool:
+    """Free-text descriptions are paraphrases: they match when the shorter one's words
+    are (nearly) all in the longer one (token-set ratio), and it says something (3+ words)."""
+    na, nb = normalise(a), normalise(b)
+    if strings_match(a, b):
+        return True
+    if min(len(na.split()), len(nb.split())) < 3:
+        return False
+    return fuzz.token_set_ratio(na, nb) >= DESCRIPTION_THRESHOLD
 
 
 def options(gold: Any) -> list[Any]:
