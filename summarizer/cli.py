@@ -11,6 +11,7 @@ written), 2 usage error.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -56,6 +57,10 @@ def _add_backend_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default: 120)")
     g.add_argument("--max-retries", type=int, default=4, metavar="N", help="retries of transient faults per request (default: 4)")
     g.add_argument("--max-reasks", type=int, default=2, metavar="N", help="re-asks after a reply fails validation (default: 2)")
+    g.add_argument("--max-tokens", type=int, default=4096, metavar="N", help="output token limit per reply (default: 4096; doubled once if a reply is cut off)")
+    g.add_argument("--prompt", default="case_summary", metavar="NAME", help="prompt template from prompts/ (default: case_summary)")
+    g.add_argument("--cache", metavar="PATH", help="response cache and run log (default: $SUMMARIZER_CACHE or ~/.cache/summarizer/summarizer.sqlite3)")
+    g.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,7 +87,10 @@ def _config(args: argparse.Namespace):
     kwargs = dict(
         backend=args.backend, model=args.model, base_url=args.base_url, api_key_env=args.api_key_env,
         mode=args.mode, timeout=args.timeout, max_retries=args.max_retries, max_reasks=args.max_reasks,
+        max_tokens=args.max_tokens, prompt=args.prompt, use_cache=not args.no_cache,
     )
+    if args.cache:
+        kwargs["cache_path"] = Path(args.cache).expanduser()
     if getattr(args, "max_bytes", None):
         kwargs["max_bytes"] = args.max_bytes
     return Config(**kwargs)
@@ -135,6 +143,12 @@ def cmd_summarize(args: argparse.Namespace) -> int:
         notice("no LLM endpoint configured (OPENAI_API_KEY / OPENAI_BASE_URL); using the offline extractor", args.quiet)
 
     from .api import run_sync
+    from .backends import open_backend
+
+    try:
+        backend = open_backend(config)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
 
     sources = list(iter_sources(inputs, max_bytes=config.max_bytes))
     failures = 0
@@ -145,7 +159,7 @@ def cmd_summarize(args: argparse.Namespace) -> int:
             if isinstance(s, InputError):
                 err(str(s))
                 failures += 1
-        results = run_sync(_summarize_all(config, ok_sources)) if ok_sources else []
+        results = run_sync(_summarize_all(backend, ok_sources)) if ok_sources else []
         many = len(sources) > 1 or any(os.path.isdir(i) for i in inputs)
         for source, result in results:
             if isinstance(result, Exception):
@@ -160,11 +174,9 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failures else EXIT_OK
 
 
-async def _summarize_all(config, sources):
+async def _summarize_all(backend, sources):
     from .api import summarize_with
-    from .backends import open_backend
 
-    backend = open_backend(config)
     out = []
     try:
         for s in sources:
@@ -265,7 +277,10 @@ def cmd_eval(argv: list[str]) -> int:
 
     if args.replay:
         config = config.with_(replay=True)
-    run = ev.run_suite(docs, config, concurrency=args.concurrency, suite_name=str(args.suite))
+    try:
+        run = ev.run_suite(docs, config, concurrency=args.concurrency, suite_name=str(args.suite))
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
     results = run.results
     verdict = ev.gate(results, baseline)
     if args.output:
@@ -366,7 +381,34 @@ def print_comparison(c: dict) -> None:
             print(f"  ! B failed: {ch['error'][1]}")
 
 
-SUBCOMMANDS = {"eval": cmd_eval}
+def cmd_log(argv: list[str]) -> int:
+    from .cache import Store
+    from .config import default_cache_path
+
+    p = _Parser(prog=f"{PROG} log", description="List recent LLM calls from the run log (newest first).")
+    p.add_argument("-n", "--limit", type=int, default=20, help="how many calls (default: 20)")
+    p.add_argument("--cache", metavar="PATH", help="the cache / run-log file (default: $SUMMARIZER_CACHE)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    args = p.parse_args(argv)
+    path = Path(args.cache).expanduser() if args.cache else default_cache_path()
+    if not path.is_file():
+        print(f"no run log at {path} yet: it is written by runs with an LLM backend")
+        return EXIT_OK
+    rows = Store(path).recent_calls(args.limit)
+    if args.json:
+        for r in rows:
+            print(json.dumps(r, ensure_ascii=False))
+        return EXIT_OK
+    print(f"{'time (UTC)':24s} {'model':18s} {'prompt':18s} {'outcome':12s} {'tokens in/out':>14s} {'ms':>7s}  document")
+    for r in rows:
+        tokens = f"{r['prompt_tokens'] or 0}/{r['completion_tokens'] or 0}" if r["prompt_tokens"] is not None else ""
+        outcome = r["outcome"] + (" (cache)" if r["cached"] else "")
+        print(f"{r['at'][:23]:24s} {str(r['model'])[:18]:18s} {str(r['prompt'])[:18]:18s} {outcome:12s} {tokens:>14s} "
+              f"{'' if r['latency_ms'] is None else r['latency_ms']:>7}  {r['document'] or ''}{'  ' + r['detail'] if r['detail'] else ''}")
+    return EXIT_OK
+
+
+SUBCOMMANDS = {"eval": cmd_eval, "log": cmd_log}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

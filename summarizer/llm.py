@@ -1,0 +1,429 @@
+"""The LLM backend: any OpenAI-compatible endpoint through ``openai`` + ``instructor``.
+
+Two retry layers, kept apart:
+
+1. **Transport** (this module, tenacity): every single HTTP request is retried on
+   transient faults (429 honouring ``Retry-After``, 500/502/503/504, connection
+   resets, timeouts) with exponential backoff and jitter, up to
+   ``--max-retries`` times. A 429 also pauses the whole pool of requests, not
+   only the one that got it. These faults never reach the prompt. The openai
+   client's own retries are switched off (``max_retries=0``) so the two do not
+   stack. A reply cut off by the token limit (``finish_reason: length``) is
+   requested once more with twice the ``max_tokens``.
+2. **Validation** (instructor): a reply that does not parse, breaks the schema or
+   is not grounded in the source is re-asked with the precise error, up to
+   ``--max-reasks`` times. After that, what is grounded is kept and the rest is
+   dropped and listed in ``provenance.warnings``.
+
+Permanent errors (400, 401, 403, 404, context length) fail the document at once
+with one line naming the cause and the fix. The API key is never written to an
+output, a log, the cache or an error message.
+
+Every request goes through the response cache (``cache.py``): identical
+requests are answered from it, and ``replay`` mode answers only from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .backends import Backend
+from .cache import Store, open_store, request_key
+from .config import Config, ConfigError
+from .models import CaseSummary, Usage
+from .prompt import load_prompt
+from .reader import Source
+from .reply import CURRENT, CaseSummaryReply, GroundingContext, check_reply, to_case_summary
+
+# instructor and openai log failed attempts at ERROR level; with no logging set up
+# Python would print them on stderr. We report errors ourselves, once.
+for _name in ("instructor", "openai", "httpx", "httpx2"):
+    logging.getLogger(_name).addHandler(logging.NullHandler())
+
+MODES = {"tools": "TOOLS", "json": "JSON", "md_json": "MD_JSON"}
+TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
+MAX_RETRY_AFTER = 120.0
+
+
+class LLMError(Exception):
+    """A document failed on the LLM path; the message is one line, safe to show."""
+
+
+class ReplayMiss(LLMError):
+    """Replay mode: the request is not in the cache and would need a live call."""
+
+
+@dataclass
+class _DocumentCalls:
+    """Per-document accounting, carried by a ContextVar through instructor's loop."""
+
+    doc_id: str
+    usage: Usage = field(default_factory=Usage)
+    http_requests: int = 0
+    cached: int = 0
+    transient_faults: int = 0
+    length_retries: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+_CALLS: contextvars.ContextVar[_DocumentCalls | None] = contextvars.ContextVar("summarizer_calls", default=None)
+
+
+class OpenAIBackend(Backend):
+    name = "openai"
+
+    def __init__(self, config: Config, *, store: Store | None = None, sleep=asyncio.sleep):
+        import instructor
+        import openai
+
+        self.config = config
+        self.model = config.resolved_model
+        self.base_url = config.resolved_base_url
+        key = config.api_key
+        if not key:
+            if not self.base_url:
+                raise ConfigError(
+                    f"no API key: set {config.api_key_env} (or --api-key-env NAME), or --base-url for a local server"
+                )
+            key = "not-needed"  # local servers (Ollama, llama.cpp, LM Studio, vLLM) accept any key
+        self._secret = config.api_key or None
+        self._prompt = load_prompt(config.prompt)
+        self.prompt = self._prompt.info
+        self._openai = openai
+        self._client = openai.AsyncOpenAI(base_url=self.base_url, api_key=key, timeout=config.timeout, max_retries=0)
+        self._mode = getattr(instructor.Mode, MODES[config.mode])
+        # instructor patches *our* transport function, so each attempt it makes
+        # (first ask and every re-ask) goes through retries, cache and log.
+        self._create = instructor.patch(create=self._transport, mode=self._mode)
+        self._store = store if store is not None else (open_store(config.cache_path) if config.use_cache else None)
+        self._sleep = sleep
+        self._not_before = 0.0  # pool-wide pause after a 429 with Retry-After
+
+    @property
+    def endpoint(self) -> str:
+        return (self.base_url or "https://api.openai.com/v1").rstrip("/")
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    # -- one document --------------------------------------------------------
+    async def summarize(self, source: Source) -> CaseSummary:
+        from instructor.core import InstructorRetryException
+
+        calls = _DocumentCalls(source.id)
+        ctx = GroundingContext(text=source.text)
+        calls_token = _CALLS.set(calls)
+        ground_token = CURRENT.set(ctx)
+        try:
+            messages = self._prompt.render(source.text)
+            try:
+                reply = await self._create(
+                    response_model=CaseSummaryReply,
+                    messages=messages,
+                    model=self.model,
+                    max_retries=self.config.max_reasks,
+                    max_tokens=self.config.max_tokens,
+                    temperature=0,
+                )
+            except InstructorRetryException as exc:
+                cause = exc.__cause__ or exc.__context__
+                if isinstance(cause, LLMError):
+                    raise cause from None
+                if _is_openai_error(cause, self._openai):
+                    raise self._permanent(cause) from None
+                reply = self._salvage(exc, ctx)
+            summary = to_case_summary(reply)
+        finally:
+            _CALLS.reset(calls_token)
+            CURRENT.reset(ground_token)
+        self._fill_from_parser(summary, source.text)
+        if not summary.key_message.plain_language.strip():
+            from .keymessage import compose
+
+            summary.key_message = compose(summary)
+            ctx.warnings.append("key message composed from the record: the model gave none that could be kept")
+        summary.provenance.usage = calls.usage
+        summary.provenance.prompt = self.prompt
+        summary.provenance.warnings = calls.warnings + ctx.warnings
+        return summary
+
+    def _salvage(self, exc, ctx: GroundingContext) -> CaseSummaryReply:
+        """The re-ask budget is spent: keep the last reply's grounded facts, drop the rest."""
+        completion = getattr(exc, "last_completion", None)
+        data = _reply_json(completion)
+        if data is None:
+            raise LLMError(
+                f"the model's reply was not valid JSON of the requested shape after {self.config.max_reasks} re-ask(s); "
+                "try --mode json, a stronger model, or more --max-reasks"
+            ) from None
+        ctx.salvage = True
+        try:
+            reply = CaseSummaryReply.model_validate(data)
+        except Exception as e:  # schema errors (wrong types or vocabulary) cannot be salvaged
+            raise LLMError(
+                f"the model's reply did not fit the schema after {self.config.max_reasks} re-ask(s) "
+                f"({_first_line(e)}); try a stronger model or more --max-reasks"
+            ) from None
+        ctx.warnings.insert(0, f"re-ask budget ({self.config.max_reasks}) spent; ungrounded facts were dropped")
+        return reply
+
+    def _fill_from_parser(self, summary: CaseSummary, text: str) -> None:
+        """DOI, year, journal, volume, issue, pages and authors come from the deterministic parser
+        when it finds them: models invent DOIs and mangle author lists."""
+        from .layout import Layout
+        from .offline.metadata import read_header
+        from .textview import TextView
+
+        parsed, _ = read_header(Layout(TextView(text)))
+        doc = summary.document
+        for name in ("doi", "year", "journal", "volume", "issue", "pages", "published", "authors"):
+            value = getattr(parsed, name)
+            if value:
+                setattr(doc, name, value)
+        if doc.doi and doc.doi not in text:
+            doc.doi = None  # a DOI the text does not contain is invented
+
+    # -- one HTTP request ------------------------------------------------------
+    async def _transport(self, **request: Any):
+        """One chat-completions request: cache, retries of transient faults, length retry, log."""
+        from openai.types.chat import ChatCompletion
+
+        calls = _CALLS.get()
+        key = request_key(request, base_url=self.base_url, mode=self.config.mode)
+        doc = calls.doc_id if calls else None
+        if self._store is not None:
+            cached = self._store.get_reply(key)
+            if cached is not None:
+                if calls:
+                    calls.cached += 1
+                self._store.log_call(model=self.model, prompt=self._prompt_tag, document=doc, key=key, outcome="ok", cached=True)
+                return ChatCompletion.model_validate(cached)
+        if self.config.replay:
+            self._log(doc, key, "replay-miss")
+            raise ReplayMiss("not in the response cache (replay mode): this request would need a live call")
+        t0 = time.perf_counter()
+        response = await self._send(request, doc, key)
+        if response.choices and response.choices[0].finish_reason == "length":
+            bigger = dict(request, max_tokens=2 * int(request.get("max_tokens") or self.config.max_tokens))
+            if calls:
+                calls.length_retries += 1
+                calls.warnings.append(f"reply cut off at max_tokens={request.get('max_tokens')}; asked again with {bigger['max_tokens']}")
+            response = await self._send(bigger, doc, key)
+            if response.choices and response.choices[0].finish_reason == "length":
+                self._log(doc, key, "truncated")
+                raise LLMError(
+                    f"the model's reply was cut off at max_tokens={bigger['max_tokens']} twice; "
+                    "use a model with a larger output limit or shorten the input"
+                )
+        latency = int(1000 * (time.perf_counter() - t0))
+        usage = response.usage
+        if calls and usage:
+            calls.usage = calls.usage.add(Usage(requests=0, prompt_tokens=usage.prompt_tokens or 0,
+                                                completion_tokens=usage.completion_tokens or 0,
+                                                total_tokens=usage.total_tokens or 0))
+        if self._store is not None:
+            self._store.put_reply(key, self.model, response.model_dump(mode="json"))
+            self._store.log_call(model=self.model, prompt=self._prompt_tag, document=doc, key=key, outcome="ok",
+                                 prompt_tokens=usage.prompt_tokens if usage else None,
+                                 completion_tokens=usage.completion_tokens if usage else None, latency_ms=latency)
+        return response
+
+    @property
+    def _prompt_tag(self) -> str:
+        return f"{self.prompt.name}@{self.prompt.version}"
+
+    def _log(self, doc, key, outcome, detail: str | None = None) -> None:
+        if self._store is not None:
+            self._store.log_call(model=self.model, prompt=self._prompt_tag, document=doc, key=key, outcome=outcome,
+                                 detail=self._scrub(detail) if detail else None)
+
+    async def _send(self, request: dict[str, Any], doc, key):
+        """POST with tenacity retries on transient faults; permanent errors raise LLMError at once."""
+        from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+
+        calls = _CALLS.get()
+
+        def transient(exc: BaseException) -> bool:
+            return _is_transient(exc, self._openai)
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.config.max_retries + 1),
+            retry=retry_if_exception(transient),
+            wait=self._wait,
+            sleep=self._sleep,
+            reraise=True,
+            before_sleep=lambda state: self._note_fault(state, doc, key),
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    await self._respect_pool_pause()
+                    if calls:
+                        calls.http_requests += 1
+                        calls.usage = calls.usage.add(Usage(requests=1))
+                    return await self._client.chat.completions.create(**request)
+        except Exception as exc:
+            if _is_openai_error(exc, self._openai):
+                self._log(doc, key, "error", _first_line(exc))
+                if transient(exc):
+                    raise LLMError(
+                        f"{self._describe(exc)} from {self.endpoint} after {self.config.max_retries + 1} attempts; "
+                        "the server keeps failing: try later, lower --concurrency, or raise --max-retries"
+                    ) from None
+                raise self._permanent(exc) from None
+            raise
+
+    def _wait(self, state) -> float:
+        """Retry-After when the server gives one (capped), else exponential backoff with jitter."""
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = _retry_after(exc)
+        if retry_after is not None:
+            return min(retry_after, MAX_RETRY_AFTER)
+        n = state.attempt_number
+        return min(30.0, 0.5 * 2 ** (n - 1)) * (0.5 + random.random())
+
+    def _note_fault(self, state, doc, key) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        calls = _CALLS.get()
+        if calls:
+            calls.transient_faults += 1
+        retry_after = _retry_after(exc)
+        if retry_after is not None:
+            # the whole pool slows down, not just this request
+            self._not_before = max(self._not_before, time.monotonic() + min(retry_after, MAX_RETRY_AFTER))
+        self._log(doc, key, "retry", f"{self._describe(exc)}; attempt {state.attempt_number}")
+
+    async def _respect_pool_pause(self) -> None:
+        delay = self._not_before - time.monotonic()
+        if delay > 0:
+            await self._sleep(delay)
+
+    # -- errors ---------------------------------------------------------------
+    def _describe(self, exc: BaseException) -> str:
+        status = getattr(exc, "status_code", None)
+        if status:
+            return str(status)
+        if isinstance(exc, self._openai.APITimeoutError):
+            return f"timeout after {self.config.timeout:g} s"
+        if isinstance(exc, self._openai.APIConnectionError):
+            return "connection failed"
+        return type(exc).__name__
+
+    def _permanent(self, exc: BaseException) -> LLMError:
+        o = self._openai
+        where = f"from {self.endpoint}"
+        message = self._scrub(_error_message(exc))
+        code = (getattr(exc, "body", None) or {}).get("code") if isinstance(getattr(exc, "body", None), dict) else None
+        status = getattr(exc, "status_code", None)
+        if isinstance(exc, o.AuthenticationError):
+            text = f"401 {where}: the API key was refused; check {self.config.api_key_env} (or --api-key-env)"
+        elif isinstance(exc, o.PermissionDeniedError):
+            text = f"403 {where}: access denied; check that the key may use model {self.model!r}"
+        elif isinstance(exc, o.NotFoundError):
+            text = f"404 {where}: not found; check --model {self.model!r} and --base-url (it usually ends in /v1)"
+        elif code == "context_length_exceeded" or "context length" in message.lower() or "maximum context" in message.lower():
+            text = f"{status or 400} {where}: the document does not fit model {self.model!r}'s context window; use a model with a longer context or split the input"
+        elif isinstance(exc, o.BadRequestError):
+            text = f"400 {where}: the server rejected the request ({message}); servers without forced tool calls need --mode json"
+        elif isinstance(exc, o.APIStatusError):
+            text = f"{status} {where}: {message}"
+        elif isinstance(exc, o.APITimeoutError):
+            text = f"no reply {where} within {self.config.timeout:g} s; raise --timeout"
+        elif isinstance(exc, o.APIConnectionError):
+            text = f"cannot connect to {self.endpoint}; check --base-url and that the server is running"
+        else:
+            text = f"{type(exc).__name__} {where}: {message}"
+        return LLMError(self._scrub(text))
+
+    def _scrub(self, text: str) -> str:
+        if self._secret and self._secret in text:
+            text = text.replace(self._secret, "***")
+        return text
+
+
+# ---------------------------------------------------------------------------
+# helpers
+
+
+def _is_openai_error(exc: BaseException | None, openai_module) -> bool:
+    return isinstance(exc, openai_module.OpenAIError)
+
+
+def _is_transient(exc: BaseException, o) -> bool:
+    if isinstance(exc, (o.APITimeoutError, o.APIConnectionError)):
+        return True
+    if isinstance(exc, o.APIStatusError):
+        return exc.status_code in TRANSIENT_STATUS
+    return False
+
+
+def _retry_after(exc: BaseException | None) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+def _error_message(exc: BaseException) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        msg = body.get("message") or (body.get("error") or {}).get("message") if isinstance(body.get("error"), dict) else body.get("message")
+        if msg:
+            return _first_line(msg)
+    return _first_line(exc)
+
+
+def _first_line(x: Any) -> str:
+    s = str(x).strip()
+    return s.splitlines()[0][:300] if s else type(x).__name__
+
+
+def _reply_json(completion) -> dict | None:
+    """The JSON object a completion carries (tool-call arguments or message content)."""
+    if completion is None or not getattr(completion, "choices", None):
+        return None
+    msg = completion.choices[0].message
+    candidates = []
+    for call in getattr(msg, "tool_calls", None) or []:
+        candidates.append(call.function.arguments)
+    if msg.content:
+        candidates.append(msg.content)
+    for raw in candidates:
+        try:
+            data = json.loads(raw)
+        except (TypeError, ValueError):
+            start, end = raw.find("{"), raw.rfind("}")
+            if start < 0 or end <= start:
+                continue
+            try:
+                data = json.loads(raw[start : end + 1])
+            except ValueError:
+                continue
+        if isinstance(data, dict):
+            return data
+    return None

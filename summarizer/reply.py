@@ -1,0 +1,339 @@
+"""The response model an LLM fills, and the validation that grounds it.
+
+Field names are the contract's (``document``, ``study``, ``patients``,
+``key_message``; every fact with ``evidence`` quotes). The model gives quotes;
+the code computes offsets. A reply that already carries ``start``/``end`` or
+fields we did not ask for is accepted (unknown fields are ignored).
+
+Validation, run by pydantic inside instructor's re-ask loop, checks:
+
+* every quote aligns with the source (exact, else normalised/fuzzy; see
+  ``grounding.align``) and every fact has at least one such quote;
+* ``study.n_patients`` agrees with the patients listed;
+* a patient's ``sex`` is backed by a quote that states it;
+* every number in the key message occurs in the source.
+
+Each failure becomes one precise line ("quote '...' does not occur in the
+source"), which instructor sends back to the model. When the re-ask budget is
+spent, ``salvage`` keeps what is grounded, drops the rest and lists every drop
+as a provenance warning.
+
+The source text reaches the validators through a ``ContextVar``, not
+instructor's ``context`` argument: instructor also renders message templates
+with that argument, and an abstract may contain ``{{ ... }}``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import re
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from .grounding import Alignment, align
+from .models import (
+    AdverseEvents,
+    AdverseStatus,
+    CaseSummary,
+    Design,
+    Document,
+    Evidence,
+    Finding,
+    KeyMessage,
+    Outcome,
+    Patient,
+    Response,
+    Role,
+    Sex,
+    Study,
+    Treatment,
+)
+
+_SEX_WORDS = {
+    "female": r"\b(?:she|her|hers|herself|woman|women|girl|girls|female|lady|mother|wife|daughter|sister|mrs|ms|f)\b",
+    "male": r"\b(?:he|his|him|himself|man|men|boy|boys|male|gentleman|father|husband|son|brother|mr|m)\b",
+}
+_NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
+                 "nine": "9", "ten": "10", "eleven": "11", "twelve": "12"}
+
+
+@dataclass
+class GroundingContext:
+    """What the validators need: the source, whether to salvage, and what was dropped."""
+
+    text: str
+    salvage: bool = False
+    warnings: list[str] = field(default_factory=list)
+    cache: dict = field(default_factory=dict)
+
+
+CURRENT: contextvars.ContextVar[GroundingContext | None] = contextvars.ContextVar("summarizer_grounding", default=None)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    _grounded: list = PrivateAttr(default_factory=list)  # aligned Evidence, filled by check_reply
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _none_is_empty_list(cls, v: Any, info):
+        # Local models often write null for an empty list.
+        annotation = cls.model_fields[info.field_name].annotation
+        if v is None and getattr(annotation, "__origin__", None) is list:
+            return []
+        return v
+
+
+class QuoteIn(_In):
+    quote: str = Field(description="Words copied exactly from the document that state the fact.")
+    start: Optional[int] = None
+    end: Optional[int] = None
+
+
+class FindingIn(_In):
+    name: str
+    result: str
+    evidence: list[QuoteIn] = Field(default_factory=list)
+
+
+class TreatmentIn(_In):
+    name: str = Field(description="As written in the document.")
+    role: Role = "index"
+    response: Response = "not_reported"
+    courses: Optional[int] = None
+    dose: Optional[str] = None
+    route: Optional[str] = None
+    duration: Optional[str] = None
+    evidence: list[QuoteIn] = Field(default_factory=list)
+
+
+class OutcomeIn(_In):
+    status: Response = "not_reported"
+    description: Optional[str] = None
+    evidence: list[QuoteIn] = Field(default_factory=list)
+
+
+class AdverseEventsIn(_In):
+    status: AdverseStatus = "not_reported"
+    events: list[str] = Field(default_factory=list)
+    evidence: list[QuoteIn] = Field(default_factory=list)
+
+
+class PatientIn(_In):
+    label: str
+    age_years: Optional[float] = None
+    sex: Optional[Sex] = None
+    age_at_onset_years: Optional[float] = None
+    comorbidities: list[str] = Field(default_factory=list)
+    manifestations: list[str] = Field(default_factory=list)
+    findings: list[FindingIn] = Field(default_factory=list)
+    treatments: list[TreatmentIn] = Field(default_factory=list)
+    outcome: OutcomeIn = Field(default_factory=OutcomeIn)
+    adverse_events: AdverseEventsIn = Field(default_factory=AdverseEventsIn)
+    evidence: list[QuoteIn] = Field(default_factory=list, description="Quotes for age, sex, comorbidities and manifestations.")
+
+
+class StudyIn(_In):
+    design: Design = "other"
+    n_patients: Optional[int] = None
+    condition: Optional[str] = None
+    problem: Optional[str] = None
+    intervention: Optional[str] = None
+    follow_up: Optional[str] = None
+
+
+class DocumentIn(Document):
+    model_config = ConfigDict(extra="ignore")
+
+    @field_validator("authors", "affiliations", "keywords", mode="before")
+    @classmethod
+    def _none_list(cls, v):
+        return [] if v is None else v
+
+
+class KeyMessageIn(_In):
+    plain_language: str = ""
+    clinical: Optional[str] = None
+
+
+class CaseSummaryReply(_In):
+    """A grounded summary of one clinical case report (field names of the CaseSummary contract)."""
+
+    document: DocumentIn = Field(default_factory=DocumentIn)
+    study: StudyIn = Field(default_factory=StudyIn)
+    patients: list[PatientIn] = Field(default_factory=list)
+    key_message: KeyMessageIn = Field(default_factory=KeyMessageIn)
+
+    @model_validator(mode="after")
+    def _check_grounding(self) -> "CaseSummaryReply":
+        ctx = CURRENT.get()
+        if ctx is None:  # validated outside a backend (e.g. in a test): nothing to check against
+            return self
+        problems = check_reply(self, ctx)
+        if problems and not ctx.salvage:
+            raise ValueError(
+                "the summary is not grounded in the document:\n"
+                + "\n".join(f"- {p}" for p in problems[:20])
+                + ("\n- ..." if len(problems) > 20 else "")
+                + "\nCopy every quote character for character from the document, or remove the fact."
+            )
+        return self
+
+
+# ---------------------------------------------------------------------------
+# Checks
+
+
+def _ground_quotes(items: list[QuoteIn], ctx: GroundingContext, where: str, problems: list[str]) -> list[Evidence]:
+    out: list[Evidence] = []
+    for q in items:
+        if not q.quote or not q.quote.strip():
+            continue
+        a: Alignment | None = align(q.quote, ctx.text, q.start, ctx.cache)
+        if a is None:
+            problems.append(f"{where}: quote {_short(q.quote)} does not occur in the source")
+            continue
+        out.append(Evidence(quote=ctx.text[a.start : a.end], start=a.start, end=a.end, alignment=a.kind))
+    return out
+
+
+def _short(s: str, n: int = 90) -> str:
+    s = " ".join(s.split())
+    return repr(s if len(s) <= n else s[: n - 1] + "…")
+
+
+def check_reply(reply: CaseSummaryReply, ctx: GroundingContext) -> list[str]:
+    """Ground every fact; store the aligned evidence on the reply; return the problems found.
+
+    In salvage mode the ungrounded facts are removed (and listed in ``ctx.warnings``)."""
+    problems: list[str] = []
+    text = ctx.text
+    kept_patients = []
+    for i, p in enumerate(reply.patients):
+        where = f"patients[{i}] ({p.label})"
+        p._grounded = _ground_quotes(p.evidence, ctx, where, problems)
+        kept_findings = []
+        for j, f in enumerate(p.findings):
+            w = f"{where}.findings[{j}] ({f.name})"
+            n_before = len(problems)
+            ev = _ground_quotes(f.evidence, ctx, w, problems)
+            if not ev and len(problems) == n_before:
+                problems.append(f"{w}: has no evidence quote")
+            f._grounded = ev
+            if ev or not ctx.salvage:
+                kept_findings.append(f)
+            else:
+                ctx.warnings.append(f"dropped {w}: no quote could be found in the source")
+        kept_treatments = []
+        for j, t in enumerate(p.treatments):
+            w = f"{where}.treatments[{j}] ({t.name})"
+            n_before = len(problems)
+            ev = _ground_quotes(t.evidence, ctx, w, problems)
+            if not ev and len(problems) == n_before:
+                problems.append(f"{w}: has no evidence quote")
+            t._grounded = ev
+            if ev or not ctx.salvage:
+                kept_treatments.append(t)
+            else:
+                ctx.warnings.append(f"dropped {w}: no quote could be found in the source")
+        if ctx.salvage:
+            p.findings, p.treatments = kept_findings, kept_treatments
+        for attr, empty in (("outcome", OutcomeIn), ("adverse_events", AdverseEventsIn)):
+            rec = getattr(p, attr)
+            w = f"{where}.{attr}"
+            n_before = len(problems)
+            ev = _ground_quotes(rec.evidence, ctx, w, problems)
+            if rec.status != "not_reported" and not ev:
+                if len(problems) == n_before:
+                    problems.append(f"{w}: status {rec.status!r} has no evidence quote")
+                if ctx.salvage:
+                    ctx.warnings.append(f"reset {w} to not_reported: no quote could be found in the source")
+                    rec = empty()
+                    setattr(p, attr, rec)
+            rec._grounded = ev
+        if p.sex is not None:
+            quotes = " ".join(e.quote for e in p._grounded)
+            if not re.search(_SEX_WORDS[p.sex], quotes, re.I):
+                problems.append(
+                    f"{where}: sex is {p.sex!r} but none of the patient's quotes states it; "
+                    "add the words that say so (e.g. 'she', 'a 45-year-old woman') or set sex to null"
+                )
+                if ctx.salvage:
+                    ctx.warnings.append(f"{where}: sex {p.sex!r} removed: no quote states it")
+                    p.sex = None
+        kept_patients.append(p)
+    reply.patients = kept_patients
+
+    n = reply.study.n_patients
+    if reply.patients and n is not None and n != len(reply.patients):
+        problems.append(f"study.n_patients is {n} but {len(reply.patients)} patients are listed one by one")
+        if ctx.salvage:
+            ctx.warnings.append(f"study.n_patients {n} corrected to {len(reply.patients)}, the patients listed")
+            reply.study.n_patients = len(reply.patients)
+
+    unsupported = unsupported_numbers(reply.key_message.plain_language, text)
+    if unsupported:
+        problems.append(
+            "key_message.plain_language mentions "
+            + ", ".join(repr(u) for u in unsupported)
+            + ", which "
+            + ("does" if len(unsupported) == 1 else "do")
+            + " not occur in the source; use only numbers the document states"
+        )
+        if ctx.salvage:
+            ctx.warnings.append("key message replaced: it stated numbers that are not in the source")
+            reply.key_message = KeyMessageIn()
+    return problems
+
+
+def unsupported_numbers(message: str, source: str) -> list[str]:
+    src = set(re.findall(r"\d+(?:[.,]\d+)?", source))
+    src |= {d for w, d in _NUMBER_WORDS.items() if re.search(rf"\b{w}\b", source, re.I)}
+    src_norm = {s.replace(",", ".") for s in src}
+    out = []
+    for n in re.findall(r"\d+(?:[.,]\d+)?", message):
+        if n not in src and n.replace(",", ".") not in src_norm:
+            out.append(n)
+    return sorted(set(out))
+
+
+# ---------------------------------------------------------------------------
+# Conversion to the contract
+
+
+def _ev(obj: Any, field_name: str | None = None) -> list[Evidence]:
+    items = getattr(obj, "_grounded", None) or []
+    return [e.model_copy(update={"field": field_name}) if field_name else e for e in items]
+
+
+def to_case_summary(reply: CaseSummaryReply) -> CaseSummary:
+    """The contract record (evidence with offsets) from a grounded reply."""
+    patients = []
+    for p in reply.patients:
+        patients.append(
+            Patient(
+                label=p.label,
+                age_years=p.age_years,
+                sex=p.sex,
+                age_at_onset_years=p.age_at_onset_years,
+                comorbidities=p.comorbidities,
+                manifestations=p.manifestations,
+                findings=[Finding(name=f.name, result=f.result, evidence=_ev(f, "finding")) for f in p.findings],
+                treatments=[
+                    Treatment(**t.model_dump(exclude={"evidence"}), evidence=_ev(t)) for t in p.treatments
+                ],
+                outcome=Outcome(status=p.outcome.status, description=p.outcome.description, evidence=_ev(p.outcome, "status")),
+                adverse_events=AdverseEvents(
+                    status=p.adverse_events.status, events=p.adverse_events.events, evidence=_ev(p.adverse_events, "status")
+                ),
+                evidence=_ev(p),
+            )
+        )
+    return CaseSummary(
+        document=Document(**reply.document.model_dump()),
+        study=Study(**reply.study.model_dump()),
+        patients=patients,
+        key_message=KeyMessage(plain_language=reply.key_message.plain_language, clinical=reply.key_message.clinical),
+    )
