@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from .reader import Source
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 PROG = "summarize"
 
@@ -73,10 +75,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="text files, folders (their *.txt files, recursively) or - for stdin")
     p.add_argument("-f", "--format", choices=["text", "json", "jsonl", "md"],
                    help="output format (default: text on a terminal, json otherwise; from -o's extension when given)")
-    p.add_argument("-o", "--output", metavar="PATH", help="write to PATH instead of standard output")
+    p.add_argument("-o", "--output", metavar="PATH",
+                   help="write to PATH instead of standard output; a .jsonl file is appended to and resumed: "
+                        "documents already in it (same id and content) are skipped")
     p.add_argument("--max-bytes", type=int, default=None, metavar="N", help="refuse inputs larger than N bytes (default: 2000000)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no notices on standard error")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or notices on standard error")
     p.add_argument("--version", action="store_true", help="print the version and exit")
+    g = p.add_argument_group("batches")
+    g.add_argument("--jsonl", metavar="FILE", action="append", default=[], help='read documents from a JSON Lines file of {"id", "text"} (repeatable)')
+    g.add_argument("--glob", default="*.txt", metavar="PATTERN", help="files to take from folders, recursively (default: *.txt)")
+    g.add_argument("--errors", metavar="PATH", help="write failures as {id, error} lines here instead of into the JSON Lines output")
+    g.add_argument("--csv", metavar="PATH", help="one row per patient: the individual-patient table reviewers pool")
+    g.add_argument("--out-dir", metavar="DIR", help="one JSON file per document")
+    g.add_argument("--html", metavar="PATH", help="evidence viewer page for one document")
+    g.add_argument("--html-dir", metavar="DIR", help="one evidence viewer page per document")
+    g.add_argument("--concurrency", type=int, default=8, metavar="N", help="documents in flight at once (default: 8)")
+    g.add_argument("--rpm", type=float, metavar="N", help="at most N requests per minute to the endpoint")
     _add_backend_options(p)
     return p
 
@@ -93,6 +107,10 @@ def _config(args: argparse.Namespace):
         kwargs["cache_path"] = Path(args.cache).expanduser()
     if getattr(args, "max_bytes", None):
         kwargs["max_bytes"] = args.max_bytes
+    if getattr(args, "concurrency", None):
+        kwargs["concurrency"] = args.concurrency
+    if getattr(args, "rpm", None):
+        kwargs["rpm"] = args.rpm
     return Config(**kwargs)
 
 
@@ -115,8 +133,9 @@ def notice(message: str, quiet: bool = False) -> None:
 
 
 def cmd_summarize(args: argparse.Namespace) -> int:
+    from .batch import Progress, Writers, arun_batch, drop_ids, out_dir_done, prepare_jsonl
     from .config import ConfigError
-    from .reader import InputError, iter_sources
+    from .reader import InputError, iter_sources, read_jsonl
 
     if args.version:
         from . import __version__
@@ -128,20 +147,27 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     inputs = list(args.inputs)
-    if not inputs:
+    if not inputs and not args.jsonl:
         if sys.stdin.isatty():
             raise UsageError("give at least one INPUT file or folder, or - to read standard input (see --help)")
         inputs = ["-"]
     fmt = _format_for(args)
-    out_fh = None
-    if args.output:
-        try:
-            out_fh = open(args.output, "w", encoding="utf-8", newline="\n")
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    jsonl_out = args.output if args.output and fmt == "jsonl" else None
+    if args.html and args.html_dir:
+        raise UsageError("use --html for one document or --html-dir for many, not both")
+    for path in filter(None, [args.output, args.errors, args.csv]):
+        parent = Path(path).expanduser().resolve().parent
+        if not parent.is_dir():
+            raise UsageError(f"cannot write {path}: No such file or directory")
+
+    sources = list(iter_sources(inputs, glob=args.glob, max_bytes=config.max_bytes))
+    for j in args.jsonl:
+        sources += list(read_jsonl(j, max_bytes=config.max_bytes))
+    if args.html and len(sources) > 1:
+        raise UsageError("--html writes one page: with several documents use --html-dir DIR")
+
     if config.backend == "auto" and config.effective_backend() == "offline":
         notice("no LLM endpoint configured (OPENAI_API_KEY / OPENAI_BASE_URL); using the offline extractor", args.quiet)
-
     from .api import run_sync
     from .backends import open_backend
 
@@ -150,52 +176,64 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
 
-    sources = list(iter_sources(inputs, max_bytes=config.max_bytes))
-    failures = 0
+    # Resume: what the outputs already hold (by id and content hash).
+    done: dict[str, str] = {}
+    if jsonl_out:
+        done = prepare_jsonl(jsonl_out)
+        changed = {s.id for s in sources if isinstance(s, Source) and s.id in done and done[s.id] != s.sha256}
+        drop_ids(jsonl_out, changed)
+        for i in changed:
+            done.pop(i)
+    elif args.out_dir:
+        done = out_dir_done(args.out_dir)
+
+    by_id = {s.id: s for s in sources if isinstance(s, Source)}
+    many = len(sources) > 1 or any(os.path.isdir(i) for i in inputs) or bool(args.jsonl)
+    stream_fh = None
+    if args.output and not jsonl_out:
+        try:
+            stream_fh = open(args.output, "w", encoding="utf-8", newline="\n")
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     try:
-        stream = out_fh or sys.stdout
-        ok_sources = [s for s in sources if not isinstance(s, InputError)]
-        for s in sources:
-            if isinstance(s, InputError):
-                err(str(s))
-                failures += 1
-        results = run_sync(_summarize_all(backend, ok_sources)) if ok_sources else []
-        many = len(sources) > 1 or any(os.path.isdir(i) for i in inputs)
-        for source, result in results:
-            if isinstance(result, Exception):
-                err(f"{source.id}: {result}")
-                failures += 1
-                continue
-            _write(stream, result, source.id, fmt, many)
+        writers = Writers(jsonl=jsonl_out, errors=args.errors, csv_path=args.csv, out_dir=args.out_dir,
+                          html_dir=args.html_dir, sources=by_id)
+    except OSError as exc:
+        raise UsageError(f"cannot write the outputs: {exc.strerror or exc}") from None
+    progress = Progress(len(sources), enabled=sys.stderr.isatty() and not args.quiet and len(sources) > 1)
+    stream = stream_fh or (None if jsonl_out else sys.stdout)
+
+    def on_result(r) -> None:
+        progress(r)
+        if r.error:
+            message = f"{PROG}: error: {r.error if r.error.startswith(r.id) else f'{r.id}: {r.error}'}"
+            (progress._p.console.print(message, markup=False, highlight=False) if progress.enabled else print(message, file=sys.stderr))
+        writers(r)
+        if r.summary is not None and stream is not None:
+            _write(stream, r.summary, r.id, fmt, many)
             stream.flush()
-    finally:
-        if out_fh:
-            out_fh.close()
-    return EXIT_FAILED if failures else EXIT_OK
+        if r.summary is not None and args.html:
+            from .viewer import write_html
 
+            write_html(r.summary, by_id[r.id].text, args.html, title=r.id)
 
-async def _summarize_all(backend, sources):
-    from .api import summarize_with
+    async def go():
+        try:
+            return await arun_batch(sources, backend, concurrency=config.concurrency, on_result=on_result,
+                                    skip=lambda src: done.get(src.id) == src.sha256)
+        finally:
+            await backend.aclose()
 
-    out = []
     try:
-        for s in sources:
-            try:
-                out.append((s, await summarize_with(backend, s)))
-            except Exception as exc:  # one document's failure never stops the others
-                out.append((s, _one_line(exc)))
+        stats = run_sync(go())
     finally:
-        await backend.aclose()
-    return out
-
-
-def _one_line(exc: Exception) -> Exception:
-    if os.environ.get("SUMMARIZER_DEBUG"):
-        import traceback
-
-        traceback.print_exception(exc)
-    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return type(exc)(msg) if isinstance(exc, Exception) and type(exc).__init__ is Exception.__init__ else RuntimeError(msg)
+        progress.close()
+        writers.close()
+        if stream_fh:
+            stream_fh.close()
+    if not args.quiet and many:
+        notice(stats.line())
+    return EXIT_FAILED if stats.failed else EXIT_OK
 
 
 def _write(stream, summary, id: str, fmt: str, many: bool) -> None:
@@ -408,7 +446,166 @@ def cmd_log(argv: list[str]) -> int:
     return EXIT_OK
 
 
-SUBCOMMANDS = {"eval": cmd_eval, "log": cmd_log}
+BATCH_EXAMPLES = """\
+examples (OpenAI Batch API):
+  summarize batch prepare abstracts/ --model gpt-4o-mini -o requests.jsonl
+  openai api files.create -f requests.jsonl -p batch        # then create the batch job, download its output
+  summarize batch collect output.jsonl --errors errors.jsonl --requests requests.jsonl -o summaries.jsonl --csv patients.csv
+
+examples (vLLM):
+  summarize batch prepare abstracts/ --model Qwen/Qwen2.5-7B-Instruct --mode json -o requests.jsonl
+  vllm run-batch -i requests.jsonl -o results.jsonl --model Qwen/Qwen2.5-7B-Instruct
+  summarize batch collect results.jsonl --requests requests.jsonl -o summaries.jsonl
+"""
+
+
+def build_batch_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=f"{PROG} batch", description="Prepare and collect OpenAI Batch API / vLLM run-batch jobs.",
+                epilog=BATCH_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    prep = sub.add_parser("prepare", help="write one request line per document")
+    prep.add_argument("inputs", nargs="*", metavar="INPUT")
+    prep.add_argument("--jsonl", metavar="FILE", action="append", default=[], help='documents as {"id", "text"} lines')
+    prep.add_argument("--glob", default="*.txt", metavar="PATTERN")
+    prep.add_argument("-o", "--output", required=True, metavar="PATH", help="the requests file (JSON Lines)")
+    prep.add_argument("--max-bytes", type=int, default=None, metavar="N")
+    _add_backend_options(prep)
+    col = sub.add_parser("collect", help="turn a job's results into summaries")
+    col.add_argument("results", nargs="+", metavar="RESULTS", help="the job's output file(s)")
+    col.add_argument("--requests", required=True, metavar="PATH", help="the requests file written by `batch prepare`")
+    col.add_argument("--errors", dest="error_files", metavar="PATH", action="append", default=[],
+                     help="the job's separate error file (OpenAI), repeatable")
+    col.add_argument("-o", "--output", required=True, metavar="PATH", help="summaries, one JSON line per document")
+    col.add_argument("--failed", metavar="PATH", help="errors as {id, error} lines (default: into the output)")
+    col.add_argument("--resubmit", metavar="PATH", help="request lines of the failures, to submit again (default: OUTPUT stem + .resubmit.jsonl)")
+    col.add_argument("--csv", metavar="PATH")
+    col.add_argument("--out-dir", metavar="DIR")
+    col.add_argument("-q", "--quiet", action="store_true")
+    _add_backend_options(col)
+    for sp in (prep, col):
+        sp.set_defaults(backend="openai")
+    return p
+
+
+def cmd_batch(argv: list[str]) -> int:
+    args = build_batch_parser().parse_args(argv)
+    return _batch_prepare(args) if args.action == "prepare" else _batch_collect(args)
+
+
+def _batch_backend(args):
+    from .config import ConfigError
+    from .llm import OpenAIBackend
+
+    try:
+        config = _config(args)
+        # nothing is sent from here: a placeholder endpoint spares the need for a key
+        return OpenAIBackend(config.with_(backend="openai", base_url=config.resolved_base_url or "https://api.openai.com/v1", use_cache=False))
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _batch_prepare(args) -> int:
+    from .api import run_sync
+    from .batch import batch_request_line
+    from .reader import InputError, iter_sources, read_jsonl
+
+    backend = _batch_backend(args)
+    max_bytes = args.max_bytes or backend.config.max_bytes
+    items = list(iter_sources(args.inputs, glob=args.glob, max_bytes=max_bytes)) if args.inputs else []
+    for j in args.jsonl:
+        items += list(read_jsonl(j, max_bytes=max_bytes))
+    if not items:
+        raise UsageError("give INPUT files or folders, or --jsonl FILE")
+    seen, failures, n = set(), 0, 0
+    try:
+        fh = open(args.output, "w", encoding="utf-8", newline="\n")
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    with fh:
+        for item in items:
+            if isinstance(item, InputError):
+                err(str(item))
+                failures += 1
+                continue
+            if item.id in seen:
+                err(f"{item.id}: duplicate id; every document needs its own")
+                failures += 1
+                continue
+            seen.add(item.id)
+            body = run_sync(backend.prepare_request(item))
+            fh.write(batch_request_line(item.id, body) + "\n")
+            n += 1
+    print(f"wrote {n} request{'s' if n != 1 else ''} to {args.output} (model {backend.model}, mode {backend.config.mode}, "
+          f"prompt {backend.prompt.name}@{backend.prompt.version})")
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def _batch_collect(args) -> int:
+    from .api import finalize
+    from .batch import DocResult, Writers, document_from_request, read_batch_results, result_error
+    from .reader import InputError
+
+    backend = _batch_backend(args)
+    requests: dict[str, str] = {}
+    bodies: dict[str, dict] = {}
+    try:
+        with open(args.requests, encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if line.strip():
+                    obj = json.loads(line)
+                    requests[obj["custom_id"]] = line.rstrip("\n")
+                    bodies[obj["custom_id"]] = obj["body"]
+        results = read_batch_results(list(args.results) + list(args.error_files))
+    except FileNotFoundError as exc:
+        raise UsageError(f"{exc.filename}: no such file") from None
+    except (ValueError, KeyError) as exc:
+        raise UsageError(f"{args.requests}: not a requests file written by `summarize batch prepare` ({exc})") from None
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
+    unknown = sorted(set(results) - set(requests))
+    if unknown:
+        err(f"{len(unknown)} result(s) have a custom_id that is not in {args.requests}, e.g. {unknown[0]!r}; ignored")
+    resubmit_path = args.resubmit or str(Path(args.output).with_suffix("")) + ".resubmit.jsonl"
+    writers = Writers(jsonl=args.output, errors=args.failed, csv_path=args.csv, out_dir=args.out_dir)
+    done = failed = 0
+    resubmit: list[str] = []
+    try:
+        for cid, body in bodies.items():
+            text = document_from_request(body)
+            result = results.get(cid)
+            problem = None
+            if text is None:
+                problem = "the request carries no document (not written by `summarize batch prepare`)"
+            elif result is None:
+                problem = "no result for this request"
+            else:
+                problem = result_error(result)
+            summary = None
+            if problem is None:
+                source = Source(text=text, id=cid)
+                try:
+                    backend.model = result["response"]["body"].get("model") or backend.model
+                    summary = finalize(backend.from_batch_reply(source, result["response"]["body"]), source, backend)
+                except Exception as exc:
+                    problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if problem:
+                failed += 1
+                err(f"{cid}: {problem}")
+                writers(DocResult(cid, None, error=problem))
+                resubmit.append(requests[cid])
+            else:
+                done += 1
+                writers(DocResult(cid, summary.provenance.input.sha256, summary=summary))
+    finally:
+        writers.close()
+    if resubmit:
+        Path(resubmit_path).write_text("\n".join(resubmit) + "\n", encoding="utf-8")
+    if not args.quiet:
+        notice(f"{done} collected, {failed} failed" + (f"; resubmit {resubmit_path}" if resubmit else ""))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+SUBCOMMANDS = {"eval": cmd_eval, "log": cmd_log, "batch": cmd_batch}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

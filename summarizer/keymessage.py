@@ -157,10 +157,16 @@ def _what_changed(descriptions: list[str]) -> tuple[str, str]:
     return better, worse
 
 
-def compose(summary: CaseSummary) -> KeyMessage:
+def compose(summary: CaseSummary, source_text: str | None = None) -> KeyMessage:
+    """The key message for a record; with ``source_text``, numbers the source does not
+    write in digits (a course count read from "a single dose") are left out."""
     study, patients = summary.study, summary.patients
+
+    def stated(n: int) -> bool:
+        return source_text is None or re.search(rf"(?<![\d.,]){n}(?![\d])", source_text) is not None
+
     if not patients:
-        return _no_patients(summary)
+        return _no_patients(summary, stated)
     n = len(patients)
     people = _people(patients, n)
     subject, be = _pronoun(patients)
@@ -172,7 +178,7 @@ def compose(summary: CaseSummary) -> KeyMessage:
         p = patients[0]
         article = "An" if people[0] in "aeiou" else "A"
         who = f"{article} {people}"
-        if p.age_years is not None and p.age_years >= 2 and float(p.age_years).is_integer():
+        if p.age_years is not None and p.age_years >= 2 and float(p.age_years).is_integer() and stated(int(p.age_years)):
             who = f"{article} {int(p.age_years)}-year-old {people}"
     else:
         who = f"{_count_word(n, capital=True)} {people}"
@@ -215,7 +221,7 @@ def compose(summary: CaseSummary) -> KeyMessage:
             who2 = ("" if n == 1 else "both" if n == 2 else "all") if counts[status] == n else f"{_count_word(counts[status])} of them"
             phrase = _outcome_phrase(status, descriptions, n > 1)
             outcome = f"{who2} {phrase}".strip()
-            courses = sorted({t.courses for p in patients if (t := _index(p)) and t.courses})
+            courses = sorted({t.courses for p in patients if (t := _index(p)) and t.courses and stated(t.courses)})
             if status in ("resolved", "improved") and courses and len(courses) <= 3:
                 outcome += f" after {_join([str(c) for c in courses])} course{'s' if courses != [1] else ''}"
             better, worse = _what_changed(descriptions)
@@ -251,14 +257,14 @@ def compose(summary: CaseSummary) -> KeyMessage:
     return KeyMessage(plain_language=_tidy(plain), clinical=_clinical(summary, prior, intervention))
 
 
-def _no_patients(summary: CaseSummary) -> KeyMessage:
+def _no_patients(summary: CaseSummary, stated=lambda n: True) -> KeyMessage:
     study = summary.study
     kind = {"review": "review of published reports", "trial": "clinical trial", "cohort": "study of a group of patients"}.get(
         study.design, "report"
     )
     about = f" about {_with_gloss(study.condition)}" if study.condition else ""
     treat = f" and {_plain(study.intervention)}" if study.intervention else ""
-    n = f" of {study.n_patients} patients" if study.n_patients else ""
+    n = f" of {study.n_patients} patients" if study.n_patients and stated(study.n_patients) else ""
     s1 = f"This is a {kind}{n}{about}{treat}."
     s2 = "It does not describe individual patients, so this summary cannot say what happened to any one person."
     return KeyMessage(plain_language=_tidy(f"{s1} {s2}"), clinical=None)

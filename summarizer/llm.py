@@ -105,6 +105,7 @@ class OpenAIBackend(Backend):
         self._store = store if store is not None else (open_store(config.cache_path) if config.use_cache else None)
         self._sleep = sleep
         self._not_before = 0.0  # pool-wide pause after a 429 with Retry-After
+        self._next_slot = 0.0  # --rpm: when the next request may start
 
     @property
     def endpoint(self) -> str:
@@ -122,16 +123,8 @@ class OpenAIBackend(Backend):
         calls_token = _CALLS.set(calls)
         ground_token = CURRENT.set(ctx)
         try:
-            messages = self._prompt.render(source.text)
             try:
-                reply = await self._create(
-                    response_model=CaseSummaryReply,
-                    messages=messages,
-                    model=self.model,
-                    max_retries=self.config.max_reasks,
-                    max_tokens=self.config.max_tokens,
-                    temperature=0,
-                )
+                reply = await self._create(response_model=CaseSummaryReply, max_retries=self.config.max_reasks, **self._request_args(source))
             except InstructorRetryException as exc:
                 cause = exc.__cause__ or exc.__context__
                 if isinstance(cause, LLMError):
@@ -139,20 +132,74 @@ class OpenAIBackend(Backend):
                 if _is_openai_error(cause, self._openai):
                     raise self._permanent(cause) from None
                 reply = self._salvage(exc, ctx)
-            summary = to_case_summary(reply)
         finally:
             _CALLS.reset(calls_token)
             CURRENT.reset(ground_token)
+        return self._finish(reply, source, ctx, calls)
+
+    def _request_args(self, source: Source) -> dict[str, Any]:
+        return dict(messages=self._prompt.render(source.text), model=self.model, max_tokens=self.config.max_tokens, temperature=0)
+
+    def _finish(self, reply: CaseSummaryReply, source: Source, ctx: GroundingContext, calls: _DocumentCalls) -> CaseSummary:
+        summary = to_case_summary(reply)
         self._fill_from_parser(summary, source.text)
         if not summary.key_message.plain_language.strip():
             from .keymessage import compose
 
-            summary.key_message = compose(summary)
+            summary.key_message = compose(summary, source.text)
             ctx.warnings.append("key message composed from the record: the model gave none that could be kept")
         summary.provenance.usage = calls.usage
         summary.provenance.prompt = self.prompt
         summary.provenance.warnings = calls.warnings + ctx.warnings
         return summary
+
+    # -- batch APIs (OpenAI Batch, vLLM run-batch) -------------------------------
+    async def prepare_request(self, source: Source) -> dict[str, Any]:
+        """The request body this backend would send first for a document (instructor's
+        mode-specific tools / response_format included): for an offline batch job."""
+        captured: dict[str, Any] = {}
+
+        class _Captured(Exception):
+            pass
+
+        async def capture(**request):
+            captured.update(request)
+            raise _Captured
+
+        import instructor
+
+        create = instructor.patch(create=capture, mode=self._mode)
+        try:
+            await create(response_model=CaseSummaryReply, max_retries=0, **self._request_args(source))
+        except Exception:
+            if not captured:
+                raise
+        return captured
+
+    def from_batch_reply(self, source: Source, completion: dict[str, Any]) -> CaseSummary:
+        """Parse, ground and validate one reply of a batch job (no re-ask is possible:
+        ungrounded facts are dropped and listed as warnings)."""
+        from openai.types.chat import ChatCompletion
+
+        response = ChatCompletion.model_validate(completion)
+        data = _reply_json(response)
+        if data is None:
+            raise LLMError("the reply is not JSON of the requested shape")
+        if response.choices and response.choices[0].finish_reason == "length":
+            raise LLMError("the reply was cut off by the token limit")
+        calls = _DocumentCalls(source.id)
+        if response.usage:
+            calls.usage = Usage(requests=1, prompt_tokens=response.usage.prompt_tokens or 0,
+                                completion_tokens=response.usage.completion_tokens or 0, total_tokens=response.usage.total_tokens or 0)
+        ctx = GroundingContext(text=source.text, salvage=True)
+        token = CURRENT.set(ctx)
+        try:
+            reply = CaseSummaryReply.model_validate(data)
+        except Exception as e:
+            raise LLMError(f"the reply does not fit the schema ({_first_line(e)})") from None
+        finally:
+            CURRENT.reset(token)
+        return self._finish(reply, source, ctx, calls)
 
     def _salvage(self, exc, ctx: GroundingContext) -> CaseSummaryReply:
         """The re-ask budget is spent: keep the last reply's grounded facts, drop the rest."""
@@ -203,6 +250,7 @@ class OpenAIBackend(Backend):
             if cached is not None:
                 if calls:
                     calls.cached += 1
+                    calls.usage = calls.usage.add(Usage(cached_requests=1))
                 self._store.log_call(model=self.model, prompt=self._prompt_tag, document=doc, key=key, outcome="ok", cached=True)
                 return ChatCompletion.model_validate(cached)
         if self.config.replay:
@@ -301,9 +349,14 @@ class OpenAIBackend(Backend):
         self._log(doc, key, "retry", f"{self._describe(exc)}; attempt {state.attempt_number}")
 
     async def _respect_pool_pause(self) -> None:
-        delay = self._not_before - time.monotonic()
-        if delay > 0:
-            await self._sleep(delay)
+        """Wait out a pool-wide Retry-After pause, and keep to --rpm requests per minute."""
+        now = time.monotonic()
+        start = max(now, self._not_before)
+        if self.config.rpm:
+            start = max(start, self._next_slot)
+            self._next_slot = start + 60.0 / self.config.rpm
+        if start > now:
+            await self._sleep(start - now)
 
     # -- errors ---------------------------------------------------------------
     def _describe(self, exc: BaseException) -> str:

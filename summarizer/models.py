@@ -141,10 +141,11 @@ class PromptInfo(_Model):
 
 
 class Usage(_Model):
-    requests: int = 0
+    requests: int = Field(default=0, description="HTTP requests sent (retries and re-asks included)")
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    cached_requests: int = Field(default=0, description="requests answered from the response cache (cost nothing)")
 
     def add(self, other: "Usage") -> "Usage":
         return Usage(
@@ -152,6 +153,7 @@ class Usage(_Model):
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             total_tokens=self.total_tokens + other.total_tokens,
+            cached_requests=self.cached_requests + other.cached_requests,
         )
 
 

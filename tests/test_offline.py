@@ -145,3 +145,11 @@ def test_no_seed_specific_text_in_code_or_prompts():
         if p.is_file() and p.suffix in {".py", ".tsv", ".txt", ".md", ".j2", ".toml", ".json"} and banned.search(p.read_text(encoding="utf-8", errors="ignore"))
     ]
     assert hits == []
+
+
+@pytest.mark.parametrize("path", ALL_DOCS, ids=[p.stem for p in ALL_DOCS])
+def test_key_message_numbers_all_occur_in_the_source(path):
+    from summarizer.reply import unsupported_numbers
+
+    text = path.read_text(encoding="utf-8")
+    assert unsupported_numbers(extract(text).key_message.plain_language, text) == []

@@ -64,7 +64,7 @@ def extract(source: Source | str) -> CaseSummary:
         if span:
             study.evidence.append(ev(view, span[0], span[1], field_name))
     summary = CaseSummary(document=document, study=study, patients=patients)
-    summary.key_message = compose(summary)
+    summary.key_message = compose(summary, text)
     return summary
 
 

@@ -23,7 +23,7 @@ NUMBER_WORDS = {
     "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
 }
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8}
-_NUM = r"(?:\d{1,3}|" + "|".join(k for k in NUMBER_WORDS if k not in {"a", "an", "single"}) + ")"
+_NUM = r"(?:(?<![\d,.])\d{1,3}(?:,\d{3})+(?![\d,])|(?<![\d,.])\d{1,4}(?![\d,])|" + "|".join(k for k in NUMBER_WORDS if k not in {"a", "an", "single"}) + ")"
 _PERSON = (
     r"(?:patient|boy|girl|man|woman|child|infant|neonate|newborn|baby|lady|gentleman|adolescent|teenager|"
     r"toddler|female|male|student|mother|father|individual|subject|primigravida|multigravida|gravida|"
@@ -112,7 +112,7 @@ class Cohort:
 
 
 def number_value(word: str) -> int | None:
-    w = word.lower()
+    w = word.lower().replace(",", "")
     if w.isdigit():
         return int(w)
     return NUMBER_WORDS.get(w)
