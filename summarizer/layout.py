@@ -66,7 +66,14 @@ class Section:
     start: int  # body start (analysis offset)
     end: int
     heading_span: tuple[int, int] | None = None
-    sentences: list[Sentence] = field(default_factory=list)
+    text: str = field(default="", repr=False)  # the whole analysis string, for splitting
+    _sentences: list[Sentence] | None = field(default=None, repr=False)
+
+    @property
+    def sentences(self) -> list[Sentence]:
+        if self._sentences is None:
+            self._sentences = split_sentences(self.text, self.start, self.end, self.kind) if self.kind in BODY_KINDS else []
+        return self._sentences
 
 
 def heading_kind(text: str) -> str | None:
@@ -133,13 +140,19 @@ class Layout:
         self.header_lines: list[Line] = []
         self.sections: list[Section] = []
         self._parse()
-        self.sentences: list[Sentence] = []
-        for sec in self.sections:
-            if sec.kind in BODY_KINDS:
-                sec.sentences = split_sentences(self.text, sec.start, sec.end, sec.kind)
-                self.sentences.extend(sec.sentences)
-        for i, s in enumerate(self.sentences):
-            s.index = i
+        self._sentences: list[Sentence] | None = None
+
+    @property
+    def sentences(self) -> list[Sentence]:
+        """Every sentence of the body sections, in order (split on first use)."""
+        if self._sentences is None:
+            self._sentences = []
+            for sec in self.sections:
+                if sec.kind in BODY_KINDS:
+                    self._sentences.extend(sec.sentences)
+            for i, s in enumerate(self._sentences):
+                s.index = i
+        return self._sentences
 
     # -- parsing -----------------------------------------------------------
     def _line_heading(self, line: Line) -> tuple[str, int, int] | None:
@@ -250,6 +263,8 @@ class Layout:
             current.end = line.end
         if current is not None:
             self.sections.append(current)
+        for sec in self.sections:
+            sec.text = self.text
 
     # -- queries -----------------------------------------------------------
     def section_at(self, pos: int) -> Section | None:

@@ -102,6 +102,9 @@ class OpenAIBackend(Backend):
         # instructor patches *our* transport function, so each attempt it makes
         # (first ask and every re-ask) goes through retries, cache and log.
         self._create = instructor.patch(create=self._transport, mode=self._mode)
+        # Prepared once: instructor would otherwise wrap the model in a new class on
+        # every call, and rebuild its JSON schema (the costliest step per document).
+        self._response_model = instructor.response_schema(CaseSummaryReply)
         self._store = store if store is not None else (open_store(config.cache_path) if config.use_cache else None)
         self._sleep = sleep
         self._not_before = 0.0  # pool-wide pause after a 429 with Retry-After
@@ -124,7 +127,7 @@ class OpenAIBackend(Backend):
         ground_token = CURRENT.set(ctx)
         try:
             try:
-                reply = await self._create(response_model=CaseSummaryReply, max_retries=self.config.max_reasks, **self._request_args(source))
+                reply = await self._create(response_model=self._response_model, max_retries=self.config.max_reasks, **self._request_args(source))
             except InstructorRetryException as exc:
                 cause = exc.__cause__ or exc.__context__
                 if isinstance(cause, LLMError):
@@ -170,7 +173,7 @@ class OpenAIBackend(Backend):
 
         create = instructor.patch(create=capture, mode=self._mode)
         try:
-            await create(response_model=CaseSummaryReply, max_retries=0, **self._request_args(source))
+            await create(response_model=self._response_model, max_retries=0, **self._request_args(source))
         except Exception:
             if not captured:
                 raise
@@ -243,7 +246,7 @@ class OpenAIBackend(Backend):
         from openai.types.chat import ChatCompletion
 
         calls = _CALLS.get()
-        key = request_key(request, base_url=self.base_url, mode=self.config.mode)
+        key = request_key(request, base_url=self.base_url, mode=self.config.mode) if self._store is not None or self.config.replay else None
         doc = calls.doc_id if calls else None
         if self._store is not None:
             cached = self._store.get_reply(key)

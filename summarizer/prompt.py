@@ -37,8 +37,7 @@ class Prompt:
 
     def render(self, document: str) -> list[dict[str, str]]:
         """Chat messages for one document."""
-        env = _environment()
-        template = env.from_string(self.source)
+        template = _compiled(self.source)
         fence = f"=====DOCUMENT {hashlib.sha256(document.encode('utf-8')).hexdigest()[:12]}====="
         ctx = template.new_context({"document": document, "fence": fence})
         system = "".join(template.blocks["system"](ctx)).strip()
@@ -53,6 +52,11 @@ def _environment():
     # No autoescape: the output is plain text for a model, not HTML. Undefined
     # variables are errors, so a template typo never ships silently.
     return jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(source: str):
+    return _environment().from_string(source)
 
 
 def available_prompts() -> list[str]:

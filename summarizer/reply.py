@@ -28,9 +28,9 @@ from __future__ import annotations
 import contextvars
 import re
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Annotated, Any, Optional, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from .grounding import Alignment, align
 from .models import (
@@ -76,14 +76,14 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="ignore")
     _grounded: list = PrivateAttr(default_factory=list)  # aligned Evidence, filled by check_reply
 
-    @field_validator("*", mode="before")
-    @classmethod
-    def _none_is_empty_list(cls, v: Any, info):
-        # Local models often write null for an empty list.
-        annotation = cls.model_fields[info.field_name].annotation
-        if v is None and getattr(annotation, "__origin__", None) is list:
-            return []
-        return v
+
+def _empty_if_none(v: Any) -> Any:
+    return [] if v is None else v
+
+
+T = TypeVar("T")
+# Local models often write null for an empty list.
+Items = Annotated[list[T], BeforeValidator(_empty_if_none)]
 
 
 class QuoteIn(_In):
@@ -95,7 +95,7 @@ class QuoteIn(_In):
 class FindingIn(_In):
     name: str
     result: str
-    evidence: list[QuoteIn] = Field(default_factory=list)
+    evidence: Items[QuoteIn] = Field(default_factory=list)
 
 
 class TreatmentIn(_In):
@@ -106,19 +106,19 @@ class TreatmentIn(_In):
     dose: Optional[str] = None
     route: Optional[str] = None
     duration: Optional[str] = None
-    evidence: list[QuoteIn] = Field(default_factory=list)
+    evidence: Items[QuoteIn] = Field(default_factory=list)
 
 
 class OutcomeIn(_In):
     status: Response = "not_reported"
     description: Optional[str] = None
-    evidence: list[QuoteIn] = Field(default_factory=list)
+    evidence: Items[QuoteIn] = Field(default_factory=list)
 
 
 class AdverseEventsIn(_In):
     status: AdverseStatus = "not_reported"
-    events: list[str] = Field(default_factory=list)
-    evidence: list[QuoteIn] = Field(default_factory=list)
+    events: Items[str] = Field(default_factory=list)
+    evidence: Items[QuoteIn] = Field(default_factory=list)
 
 
 class PatientIn(_In):
@@ -126,13 +126,13 @@ class PatientIn(_In):
     age_years: Optional[float] = None
     sex: Optional[Sex] = None
     age_at_onset_years: Optional[float] = None
-    comorbidities: list[str] = Field(default_factory=list)
-    manifestations: list[str] = Field(default_factory=list)
-    findings: list[FindingIn] = Field(default_factory=list)
-    treatments: list[TreatmentIn] = Field(default_factory=list)
+    comorbidities: Items[str] = Field(default_factory=list)
+    manifestations: Items[str] = Field(default_factory=list)
+    findings: Items[FindingIn] = Field(default_factory=list)
+    treatments: Items[TreatmentIn] = Field(default_factory=list)
     outcome: OutcomeIn = Field(default_factory=OutcomeIn)
     adverse_events: AdverseEventsIn = Field(default_factory=AdverseEventsIn)
-    evidence: list[QuoteIn] = Field(default_factory=list, description="Quotes for age, sex, comorbidities and manifestations.")
+    evidence: Items[QuoteIn] = Field(default_factory=list, description="Quotes for age, sex, comorbidities and manifestations.")
 
 
 class StudyIn(_In):
@@ -163,7 +163,7 @@ class CaseSummaryReply(_In):
 
     document: DocumentIn = Field(default_factory=DocumentIn)
     study: StudyIn = Field(default_factory=StudyIn)
-    patients: list[PatientIn] = Field(default_factory=list)
+    patients: Items[PatientIn] = Field(default_factory=list)
     key_message: KeyMessageIn = Field(default_factory=KeyMessageIn)
 
     @model_validator(mode="after")

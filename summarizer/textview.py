@@ -11,6 +11,8 @@ from. Extractors search the analysis string and convert spans back with
 from __future__ import annotations
 
 import re
+from array import array
+from bisect import bisect_left
 from dataclasses import dataclass
 
 # Characters replaced one-for-one in the analysis string.
@@ -31,6 +33,8 @@ _DROP = {"\u00ad", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"}
 # Characters expanded to several analysis characters.
 _EXPAND = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\u2026": "..."}
 
+_TABLE = str.maketrans(_SUBSTITUTE)
+_SPECIAL = re.compile("[" + "".join(sorted(_DROP | set(_EXPAND))) + "]")
 _SOFT_BREAK = re.compile(r"(?<=[a-z])-[ \t]*\r?\n[ \t]*(?=[a-z])")
 # Prefixes that authors (and PDF copies) split from their word: "intra venous",
 # "para neoplastic", "immuno globulins". The space is dropped in the analysis
@@ -56,35 +60,41 @@ class TextView:
 
     def __init__(self, source: str):
         self.source = source
-        # Words split by a hyphen at a line break ("immuno-\nglobulins") are
-        # joined in the analysis string.
-        joins = {m.start(): m.end() for m in _SOFT_BREAK.finditer(source)}
-        joins.update({m.end(): m.end() + 1 for m in _SPLIT_PREFIX.finditer(source)})
-        chars: list[str] = []
-        origin: list[int] = []
-        i, n = 0, len(source)
-        while i < n:
-            if i in joins:
-                i = joins[i]
-                continue
-            ch = source[i]
-            if ch in _DROP:
-                i += 1
-                continue
-            if ch in _EXPAND:
-                for c in _EXPAND[ch]:
-                    chars.append(c)
-                    origin.append(i)
-            else:
-                chars.append(_SUBSTITUTE.get(ch, ch))
-                origin.append(i)
-            i += 1
-        self.text = "".join(chars)
-        self._origin = origin
+        # Edits that change lengths: words split by a hyphen at a line break
+        # ("immuno-\nglobulins") or a space after a split prefix ("intra venous")
+        # are joined; invisible characters are dropped; ligatures expanded.
+        # Everything else is a one-for-one substitution (str.translate).
+        edits: list[tuple[int, int, str]] = []  # (source start, source end, replacement)
+        edits += [(m.start(), m.end(), "") for m in _SOFT_BREAK.finditer(source)]
+        edits += [(m.end(), m.end() + 1, "") for m in _SPLIT_PREFIX.finditer(source)]
+        if _SPECIAL.search(source):
+            edits += [(m.start(), m.end(), _EXPAND.get(m.group(), "")) for m in _SPECIAL.finditer(source)]
+        if not edits:
+            # the common case: the analysis string has the source's offsets
+            self.text = source.translate(_TABLE)
+            self._origin = None
+        else:
+            pieces: list[str] = []
+            origin = array("l")
+            pos = 0
+            for start, end, repl in sorted(edits):
+                if start < pos:
+                    continue  # overlapping edits: the first one wins
+                pieces.append(source[pos:start])
+                origin.extend(range(pos, start))
+                pieces.append(repl)
+                origin.extend([start] * len(repl))
+                pos = end
+            pieces.append(source[pos:])
+            origin.extend(range(pos, len(source)))
+            self.text = "".join(pieces).translate(_TABLE)
+            self._origin = origin
         self.lower = self.text.lower()
 
     def source_span(self, start: int, end: int) -> tuple[int, int]:
         """Convert an analysis span into the source span it covers."""
+        if self._origin is None:
+            return start, max(start, end)
         if end <= start:
             pos = self._origin[start] if start < len(self._origin) else len(self.source)
             return pos, pos
@@ -97,6 +107,6 @@ class TextView:
 
     def analysis_index(self, source_index: int) -> int:
         """The first analysis position at or after a source position."""
-        from bisect import bisect_left
-
+        if self._origin is None:
+            return source_index
         return bisect_left(self._origin, source_index)
