@@ -90,7 +90,8 @@ def _patient(view, mentions, frame, label, label_span, own, sentences) -> Patien
         view, sentences, mentions, frame.condition_keys, [span for _, span in findings], _cutoff(view, index, own)
     )
     outcome = extract_outcome(view, sentences, mentions, index)
-    adverse = extract_adverse_events(view, sentences, mentions, frame.condition_keys)
+    treatment_spans = [(view.analysis_index(e.start), view.analysis_index(e.end)) for t in treatments for e in t.evidence if e.field == "name"]
+    adverse = extract_adverse_events(view, sentences, mentions, frame.condition_keys, treatment_spans)
 
     p = Patient(label=label)
     evidence = []

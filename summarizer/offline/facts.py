@@ -140,8 +140,8 @@ def _response_cues(text: str, s: Sentence, mentions: Mentions) -> list[tuple[int
     clinical = mentions.within(s.start, s.end)
     out = []
     for c in find_cues(text, "response", s.start, s.end):
-        # "renal failure", "insulin resistance": part of a clinical term, not a response
-        if any(m.start <= c.start and c.end <= m.end for m in clinical):
+        # "renal failure", "insulin resistance": part of a longer clinical term, not a response
+        if any(m.start <= c.start and c.end <= m.end and m.end - m.start > c.end - c.start for m in clinical):
             continue
         negated = is_negated(text, c.start, s.start)
         out.append((c.start, c.end, c.value, negated))
@@ -149,9 +149,11 @@ def _response_cues(text: str, s: Sentence, mentions: Mentions) -> list[tuple[int
 
 
 def _effective(value: str, negated: bool) -> str | None:
+    """The response a phrase states, negation included: "no improvement" is no change,
+    "no further relapse" is improvement."""
     if not negated:
         return value
-    return {"resolved": "no_change", "improved": "no_change"}.get(value)
+    return {"resolved": "no_change", "improved": "no_change", "worsened": "improved"}.get(value)
 
 
 @dataclass
@@ -372,8 +374,14 @@ def _attributes(view: TextView, s: Sentence, m, acc: _TreatmentAcc, units: list)
                 break
 
 
+def _affirmative(value: str, negated: bool) -> bool:
+    """A statement of what happened ("healed", "no further relapse"), as opposed to a
+    partial denial ("none showed recovery of muscle strength")."""
+    return not negated or value == "worsened"
+
+
 def _final_response(responses: list[tuple[int, str, bool, int, int]]) -> str:
-    plain = [(p, v) for p, v, neg, _, _ in responses if not neg]
+    plain = [(p, _effective(v, neg)) for p, v, neg, _, _ in responses if _affirmative(v, neg)]
     if plain:
         return sorted(plain)[-1][1]
     negated = [(p, _effective(v, True)) for p, v, neg, _, _ in responses if neg and _effective(v, True)]
@@ -802,8 +810,8 @@ def extract_outcome(view: TextView, sentences: list[Sentence], mentions: Mention
             if _effective(value, negated) and value != "died":
                 statements.append((start, end, value, negated, s))
     status = index.response if index and index.response != "not_reported" else None
-    plain = [x for x in statements if not x[3]]
-    negative = [x for x in statements if x[3]]
+    plain = [x for x in statements if _affirmative(x[2], x[3])]
+    negative = [x for x in statements if not _affirmative(x[2], x[3])]
     if not statements:
         return Outcome(status=status or "not_reported")
     main = plain[-1] if plain else negative[-1]
@@ -814,7 +822,8 @@ def extract_outcome(view: TextView, sentences: list[Sentence], mentions: Mention
         phrase = source_text(view, a, b)
         parts.append(("no " + phrase) if negated and not re.match(r"(?:no|not|without)\b", phrase, re.I) else phrase)
         evidence.append(ev(view, a, b, "status"))
-    return Outcome(status=status or _effective(main[2], main[3]) or "not_reported", description="; ".join(parts), evidence=evidence)
+    description = "; ".join(p.rstrip(" .") for p in parts)
+    return Outcome(status=status or _effective(main[2], main[3]) or "not_reported", description=description, evidence=evidence)
 
 
 def _next_comma(text: str, pos: int, ceiling: int) -> int:
@@ -833,26 +842,108 @@ def _phrase_start(text: str, pos: int, floor: int) -> int:
     return pos
 
 
-def extract_adverse_events(view: TextView, sentences: list[Sentence], mentions: Mentions, condition_keys: set[str]) -> AdverseEvents:
+_AE_AFTER_TREATMENT = re.compile(
+    r"\b(?:under|on|during|after|following|while\s+on|secondary\s+to|attributed\s+to|due\s+to|caused\s+by|related\s+to)\s+"
+    r"(?:the\s+)?(?:(?:first|second|third|fourth|last)\s+(?:\w+\s+)?(?:of\s+)?)?$",
+    re.I,
+)
+_AE_VERB = re.compile(r"\b(?:was|were)\s+(?:observed|noted|seen|found|detected|reported|documented)|\b(?:occurred|developed|appeared|emerged|ensued)\b", re.I)
+_COURSE_WORD = re.compile(r"\b(?:pulse|dose|infusion|cycle|course|injection|treatment|therapy)s?\b", re.I)
+_COMPLICATED = re.compile(r"\bcomplicated\s+(?:by|with)\s+", re.I)
+_INDUCED = re.compile(r"[\w-]+-(?:induced|related|associated)\s+$", re.I)
+
+
+def extract_adverse_events(
+    view: TextView,
+    sentences: list[Sentence],
+    mentions: Mentions,
+    condition_keys: set[str],
+    treatment_spans: list[tuple[int, int]] | None = None,
+) -> AdverseEvents:
+    """Adverse events: 'present' when the text ties a harm to a treatment, 'none' when it
+    says there were none, else 'not_reported'.
+
+    A harm is tied to a treatment by an adverse-event word ("side effect",
+    "injection-site reactions"), by "X-induced", by "complicated by/with" after a
+    treatment, or by "under/after/on <treatment>" ("lymphopenia was observed under AZA")."""
     text = view.text
+    spans = treatment_spans or []
+    events: list[tuple[str, Evidence]] = []
+    status_ev: list[Evidence] = []
+    seen: set[str] = set()
+
+    def add(m: Match, cue: tuple[int, int]) -> None:
+        key = m.first(*CONDITION_KINDS).canonical.lower()
+        name = _clean_name(m.surface)
+        if key in condition_keys or name.lower() in seen:
+            return
+        seen.add(name.lower())
+        events.append((name, ev(view, m.start, m.end, "events")))
+        status_ev.append(ev(view, *cue, "status"))
+
     for s in sentences:
+        if s.section in {"background", "objective", "conclusion", "discussion"}:
+            continue
+        conditions = [m for m in mentions.within(s.start, s.end, *CONDITION_KINDS) if not is_negated(text, m.start, s.start)]
+        has_treatment = any(s.start <= a < s.end for a, _ in spans) or bool(_COURSE_WORD.search(s.text))
+        # "X-induced Y", "steroid-induced hyperglycaemia"
+        for m in conditions:
+            if _INDUCED.search(text[max(s.start, m.start - 40) : m.start]) or re.search(r"-(?:induced|related)\b", m.surface, re.I):
+                add(m, (m.start, m.end))
+        # "... complicated by/with X" after a treatment was named
+        for c in _COMPLICATED.finditer(text, s.start, s.end):
+            if has_treatment and any(a < c.start() for a, _ in spans if s.start <= a) or _COURSE_WORD.search(text[s.start : c.start()]):
+                end = clause_end(text, c.end(), s.end)
+                for m in conditions:
+                    if c.end() <= m.start < end:
+                        add(m, (c.start(), c.end()))
+        # "X was observed under AZA", "X developed after the second infusion of Y"
+        for a, b in spans:
+            if not s.start <= a < s.end:
+                continue
+            pre = _AE_AFTER_TREATMENT.search(text[max(s.start, a - 40) : a])
+            if not pre:
+                continue
+            cs = clause_start(text, a, s.start)
+            for m in conditions:
+                between = text[m.end : a - len(pre.group(0))]
+                if cs <= m.start and m.end <= a and _AE_VERB.search(between) and not re.search(r"[;:]", between):
+                    add(m, (m.start, b))
+        # "after the second pulse he developed X"
+        for c in _COURSE_WORD.finditer(text, s.start, s.end):
+            pre = text[max(s.start, c.start() - 30) : c.start()]
+            if re.search(r"\b(?:after|following|during)\s+(?:the\s+)?(?:\w+\s+)?$", pre, re.I):
+                ce = clause_end(text, c.end(), s.end)
+                for m in conditions:
+                    if c.end() <= m.start < ce and re.search(r"\b(?:developed|experienced|suffered)\b", text[c.end() : m.start], re.I):
+                        add(m, (c.start(), c.end()))
+        # adverse-event words: "side effects: nausea", "injection-site reactions occurred"
+        for c in find_cues(text, "ae_word", s.start, s.end):
+            if is_negated(text, c.start, s.start) or c.surface.lower() in {"induced", "drug-induced"}:
+                continue
+            if c.surface.lower() in {"reaction", "reactions"} and not re.search(r"[\w-]+[\s-]+$", text[max(s.start, c.start - 20) : c.start]):
+                continue
+            a, b = clause_start(text, c.start, s.start), clause_end(text, c.end, s.end)
+            found = [m for m in conditions if a <= m.start < b]
+            for m in found:
+                add(m, (c.start, c.end))
+            if not found and re.search(r"\b(?:occurred|developed|observed|noted|reported|appeared|included|were|was)\b", text[c.end : b], re.I):
+                # the adverse-event phrase itself names the event: "Injection-site reactions occurred"
+                pa = _phrase_start(text, c.start, a)
+                name = source_text(view, pa, c.end)
+                if name.lower() not in seen:
+                    seen.add(name.lower())
+                    events.append((_clean_name(name), ev(view, pa, c.end, "events")))
+                    status_ev.append(ev(view, c.start, c.end, "status"))
+    if events:
+        return AdverseEvents(status="present", events=[e for e, _ in events], evidence=_dedupe_evidence(status_ev + [e for _, e in events]))
+    for s in sentences:
+        if s.section in {"background", "objective", "discussion"}:
+            continue
         for c in find_cues(text, "ae_none", s.start, s.end):
             return AdverseEvents(status="none", events=[], evidence=[ev(view, c.start, clause_end(text, c.end, s.end), "status")])
-    for s in sentences:
-        for c in find_cues(text, "ae_word", s.start, s.end):
-            if is_negated(text, c.start, s.start):
-                continue
-            a, b = clause_start(text, c.start, s.start), s.end
-            events = []
-            for m in mentions.within(a, b, *CONDITION_KINDS):
-                key = m.first(*CONDITION_KINDS).canonical.lower()
-                if key in condition_keys:
-                    continue
-                events.append((_clean_name(m.surface), ev(view, m.start, m.end, "events")))
-            if events:
-                return AdverseEvents(
-                    status="present",
-                    events=[e for e, _ in events],
-                    evidence=[ev(view, c.start, c.end, "status")] + [e for _, e in events],
-                )
+        for c in find_cues(text, "ae_word", s.start, s.end):  # "no infusion reactions were observed"
+            if is_negated(text, c.start, s.start) and c.surface.lower() not in {"induced", "drug-induced"}:
+                cs = clause_start(text, c.start, s.start)
+                return AdverseEvents(status="none", events=[], evidence=[ev(view, cs, clause_end(text, c.end, s.end), "status")])
     return AdverseEvents()

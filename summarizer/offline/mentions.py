@@ -18,7 +18,7 @@ from ..vocab import Entry, Lexicon, Match, clinical_lexicon, read_tsv, tokens
 TREATMENT_KINDS = ("drug", "drug_class", "procedure")
 CONDITION_KINDS = ("disease", "sign", "manifestation")
 
-_CLAUSE_BREAK = re.compile(r"[.;:!?]|\bbut\b|\bhowever\b|\balthough\b|\bwhereas\b|\bthen\b|\bexcept\b", re.I)
+_CLAUSE_BREAK = re.compile(r"(?<!\d)\.(?!\d)|[;!?]|(?<!\d):(?!\d)|\bbut\b|\bhowever\b|\balthough\b|\bwhereas\b|\bthen\b|\bexcept\b", re.I)
 
 
 @dataclass(frozen=True)
