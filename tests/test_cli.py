@@ -128,3 +128,17 @@ def test_help_has_examples_and_version():
     proc = run_cli("--help")
     assert proc.returncode == 0 and b"examples:" in proc.stdout and b"--backend" in proc.stdout
     assert run_cli("--version").stdout.decode().startswith("summarizer ")
+
+
+def test_html_page_for_one_document_and_pages_for_many(tmp_path):
+    page = tmp_path / "case.html"
+    proc = run_cli(str(SEED), "--html", str(page), "-q")
+    assert proc.returncode == 0, proc.stderr
+    html = page.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and "tacrolimus" in html and "<script" in html
+    assert "http://" not in html.split("<body", 1)[1].replace("http://www.w3.org", "")  # self-contained
+    pages = tmp_path / "pages"
+    proc = run_cli(str(EVAL / "docs"), "--html-dir", str(pages), "-o", str(tmp_path / "o.jsonl"), "-q")
+    assert proc.returncode == 0
+    assert len(list(pages.glob("*.html"))) == len(list((EVAL / "docs").glob("*.txt")))
+    assert run_cli(str(EVAL / "docs"), "--html", str(page)).returncode == 2  # one page for many documents: usage error
