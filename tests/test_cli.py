@@ -135,7 +135,7 @@ def test_html_page_for_one_document_and_pages_for_many(tmp_path):
     proc = run_cli(str(SEED), "--html", str(page), "-q")
     assert proc.returncode == 0, proc.stderr
     html = page.read_text(encoding="utf-8")
-    assert html.startswith("<!DOCTYPE html>") and "tacrolimus" in html and "<script" in html
+    assert html.lower().startswith("<!doctype html>") and "tacrolimus" in html and "<script" in html
     assert "http://" not in html.split("<body", 1)[1].replace("http://www.w3.org", "")  # self-contained
     pages = tmp_path / "pages"
     proc = run_cli(str(EVAL / "docs"), "--html-dir", str(pages), "-o", str(tmp_path / "o.jsonl"), "-q")
