@@ -20,6 +20,10 @@ class Backend(abc.ABC):
     name: str = "backend"
     model: str | None = None
     prompt: PromptInfo | None = None
+    # True when the backend itself limits requests in flight (to --concurrency); a
+    # batch then keeps more documents in flight, so a request slot never waits while
+    # a finished reply is parsed.
+    limits_requests: bool = False
 
     @abc.abstractmethod
     async def summarize(self, source: Source) -> CaseSummary:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import gc
 import io
 import json
 import os
@@ -84,7 +85,10 @@ async def arun_batch(
     from .api import summarize_with
 
     stats = BatchStats()
-    queue: asyncio.Queue = asyncio.Queue(maxsize=max(1, concurrency) * 2)
+    # Everything alive now (modules, vocabularies) lives as long as the batch: keep it
+    # out of the collector's full scans, which would otherwise stall the event loop.
+    gc.freeze()
+    queue: asyncio.Queue = asyncio.Queue(maxsize=max(1, concurrency) * 4)
     t0 = time.perf_counter()
 
     def report(r: DocResult) -> None:
@@ -119,7 +123,8 @@ async def arun_batch(
             finally:
                 queue.task_done()
 
-    workers = [asyncio.create_task(worker()) for _ in range(max(1, concurrency))]
+    n_workers = max(1, concurrency) * (2 if backend.limits_requests else 1)
+    workers = [asyncio.create_task(worker()) for _ in range(n_workers)]
     try:
         for item in items:
             stats.total += 1

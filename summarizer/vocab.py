@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import gc
 import hashlib
 import marshal
 import os
@@ -225,10 +226,10 @@ def clinical_lexicon() -> Lexicon:
     path = _lexicon_cache_path()
     try:
         with open(path, "rb") as fh:
-            return Lexicon.loads(fh.read())
+            return _frozen(Lexicon.loads(fh.read()))
     except (OSError, ValueError, EOFError, TypeError):
         pass
-    lex = _build_clinical_lexicon()
+    lex = _frozen(_build_clinical_lexicon())
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
@@ -237,6 +238,14 @@ def clinical_lexicon() -> Lexicon:
         os.replace(tmp, path)  # atomic: concurrent processes never see half a file
     except OSError:
         pass
+    return lex
+
+
+def _frozen(lex: Lexicon) -> Lexicon:
+    """Move the lexicon's ~100k long-lived objects out of the garbage collector's scans:
+    a full collection otherwise walks them all (a 100 ms pause in a busy batch)."""
+    gc.collect()
+    gc.freeze()
     return lex
 
 

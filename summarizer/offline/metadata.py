@@ -290,8 +290,10 @@ def parse_metadata(layout: Layout) -> Document:
     return read_header(layout)[0]
 
 
-def read_header(layout: Layout) -> tuple[Document, tuple[int, int] | None]:
-    """The document metadata, and the analysis span of the title (None when there is no title)."""
+def read_header(layout: Layout, *, title: bool = True) -> tuple[Document, tuple[int, int] | None]:
+    """The document metadata, and the analysis span of the title (None when there is no title).
+
+    ``title=False`` skips choosing the title and congress section (the costly part)."""
     doc = Document()
     title_span = None
     header = layout.header_lines
@@ -355,7 +357,7 @@ def read_header(layout: Layout) -> tuple[Document, tuple[int, int] | None]:
             runs[-1].append(ln)
         else:
             runs.append([ln])
-    if runs:
+    if runs and title:
         scored = sorted(runs, key=lambda r: (_title_score(r), -runs.index(r)), reverse=True)
         title_run = scored[0]
         doc.title = sentence_case(" ".join(l.text.strip() for l in title_run)).rstrip(".")
