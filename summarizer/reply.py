@@ -204,6 +204,22 @@ def _short(s: str, n: int = 90) -> str:
     return repr(s if len(s) <= n else s[: n - 1] + "…")
 
 
+def _ground_records(records: list, kind: str, where: str, ctx: GroundingContext, problems: list[str]) -> list:
+    """Ground each finding or treatment; in salvage mode keep only those with a quote."""
+    kept = []
+    for j, r in enumerate(records):
+        w = f"{where}.{kind}[{j}] ({r.name})"
+        n_before = len(problems)
+        r._grounded = _ground_quotes(r.evidence, ctx, w, problems)
+        if not r._grounded and len(problems) == n_before:
+            problems.append(f"{w}: has no evidence quote")
+        if r._grounded or not ctx.salvage:
+            kept.append(r)
+        else:
+            ctx.warnings.append(f"dropped {w}: no quote could be found in the source")
+    return kept
+
+
 def check_reply(reply: CaseSummaryReply, ctx: GroundingContext) -> list[str]:
     """Ground every fact; store the aligned evidence on the reply; return the problems found.
 
@@ -214,32 +230,8 @@ def check_reply(reply: CaseSummaryReply, ctx: GroundingContext) -> list[str]:
     for i, p in enumerate(reply.patients):
         where = f"patients[{i}] ({p.label})"
         p._grounded = _ground_quotes(p.evidence, ctx, where, problems)
-        kept_findings = []
-        for j, f in enumerate(p.findings):
-            w = f"{where}.findings[{j}] ({f.name})"
-            n_before = len(problems)
-            ev = _ground_quotes(f.evidence, ctx, w, problems)
-            if not ev and len(problems) == n_before:
-                problems.append(f"{w}: has no evidence quote")
-            f._grounded = ev
-            if ev or not ctx.salvage:
-                kept_findings.append(f)
-            else:
-                ctx.warnings.append(f"dropped {w}: no quote could be found in the source")
-        kept_treatments = []
-        for j, t in enumerate(p.treatments):
-            w = f"{where}.treatments[{j}] ({t.name})"
-            n_before = len(problems)
-            ev = _ground_quotes(t.evidence, ctx, w, problems)
-            if not ev and len(problems) == n_before:
-                problems.append(f"{w}: has no evidence quote")
-            t._grounded = ev
-            if ev or not ctx.salvage:
-                kept_treatments.append(t)
-            else:
-                ctx.warnings.append(f"dropped {w}: no quote could be found in the source")
-        if ctx.salvage:
-            p.findings, p.treatments = kept_findings, kept_treatments
+        p.findings = _ground_records(p.findings, "findings", where, ctx, problems)
+        p.treatments = _ground_records(p.treatments, "treatments", where, ctx, problems)
         for attr, empty in (("outcome", OutcomeIn), ("adverse_events", AdverseEventsIn)):
             rec = getattr(p, attr)
             w = f"{where}.{attr}"

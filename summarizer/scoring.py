@@ -394,17 +394,22 @@ def _count_patient_facts(doc: DocumentScore, p: dict, side: str) -> None:
         bump("patients.adverse_events.events", e)
 
 
-def _score_patient(doc: DocumentScore, p: dict, g: dict, where: str) -> None:
-    for f in PATIENT_SCALARS:
+def _score_fields(doc: DocumentScore, group: str, where: str, p: dict, g: dict, scalars: list[str], lists: list[str]) -> None:
+    """Score a record's scalar and list fields, noting each mismatch."""
+    for f in scalars:
         c = score_scalar(f, p.get(f), g.get(f))
-        doc.count(f"patients.{f}", c)
+        doc.count(f"{group}.{f}", c)
         if c.fp or c.fn:
             doc.mismatches.append(f"{where}.{f}: predicted {p.get(f)!r}, gold {g.get(f)!r}")
-    for f in PATIENT_LISTS:
+    for f in lists:
         c, _ = score_list(p.get(f) or [], g.get(f) or [])
-        doc.count(f"patients.{f}", c)
+        doc.count(f"{group}.{f}", c)
         if c.fp or c.fn:
             doc.mismatches.append(f"{where}.{f}: predicted {p.get(f)}, gold {g.get(f)}")
+
+
+def _score_patient(doc: DocumentScore, p: dict, g: dict, where: str) -> None:
+    _score_fields(doc, "patients", where, p, g, PATIENT_SCALARS, PATIENT_LISTS)
 
     # findings: match on name, then the result is a fact of its own
     pf, gf = p.get("findings") or [], g.get("findings") or []
@@ -570,23 +575,8 @@ def score_document(pred: CaseSummary | dict, gold: dict[str, Any], source: str |
         pred = CaseSummary.model_validate(pred)
     p = pred.model_dump()
     doc = DocumentScore()
-    pd, gd = p["document"], gold.get("document") or {}
-    for f in DOCUMENT_SCALARS:
-        c = score_scalar(f, pd.get(f), gd.get(f))
-        doc.count(f"document.{f}", c)
-        if c.fp or c.fn:
-            doc.mismatches.append(f"document.{f}: predicted {pd.get(f)!r}, gold {gd.get(f)!r}")
-    for f in DOCUMENT_LISTS:
-        c, _ = score_list(pd.get(f) or [], gd.get(f) or [])
-        doc.count(f"document.{f}", c)
-        if c.fp or c.fn:
-            doc.mismatches.append(f"document.{f}: predicted {pd.get(f)}, gold {gd.get(f)}")
-    ps, gs = p["study"], gold.get("study") or {}
-    for f in STUDY_SCALARS:
-        c = score_scalar(f, ps.get(f), gs.get(f))
-        doc.count(f"study.{f}", c)
-        if c.fp or c.fn:
-            doc.mismatches.append(f"study.{f}: predicted {ps.get(f)!r}, gold {gs.get(f)!r}")
+    _score_fields(doc, "document", "document", p["document"], gold.get("document") or {}, DOCUMENT_SCALARS, DOCUMENT_LISTS)
+    _score_fields(doc, "study", "study", p["study"], gold.get("study") or {}, STUDY_SCALARS, [])
 
     pp, gp = p["patients"], gold.get("patients") or []
     pairs = pair_patients(pp, gp)

@@ -63,8 +63,22 @@ _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10))
 # Facts, evidence marks and segments
 
 
+class _MarkFlags:
+    """Badges shared by a fact and a text segment, read from their evidence marks."""
+
+    marks: list
+
+    @property
+    def fuzzy(self) -> bool:
+        return any(m.ev.alignment == "fuzzy" for m in self.marks)
+
+    @property
+    def misaligned(self) -> bool:
+        return any(not m.ok for m in self.marks)
+
+
 @dataclass(eq=False)
-class Fact:
+class Fact(_MarkFlags):
     """One thing the record asserts (a treatment, an age, one manifestation...) and its evidence."""
 
     id: str
@@ -77,13 +91,6 @@ class Fact:
     def unquoted(self) -> bool:
         return self.expects_evidence and not self.has_evidence
 
-    @property
-    def fuzzy(self) -> bool:
-        return any(m.ev.alignment == "fuzzy" for m in self.marks)
-
-    @property
-    def misaligned(self) -> bool:
-        return any(not m.ok for m in self.marks)
 
     @property
     def visible_marks(self) -> list["Mark"]:
@@ -120,7 +127,7 @@ class Mark:
 
 
 @dataclass
-class Segment:
+class Segment(_MarkFlags):
     """A run of source text covered by the same set of evidence marks (maybe none)."""
 
     text: str
@@ -155,13 +162,6 @@ class Segment:
     def title(self) -> str:
         return "\n".join(dict.fromkeys(m.note for m in self.marks))
 
-    @property
-    def fuzzy(self) -> bool:
-        return any(m.ev.alignment == "fuzzy" for m in self.marks)
-
-    @property
-    def misaligned(self) -> bool:
-        return any(not m.ok for m in self.marks)
 
 
 def segment(length: int, spans: Iterable[tuple[int, int, T]]) -> list[tuple[int, int, list[T]]]:
