@@ -44,7 +44,22 @@ NOT_TREATMENTS = {
     "ketones", "lactic acid", "ethylene glycol", "methanol", "carbon monoxide", "radon",
     "asbestos", "silica", "smoke", "dust", "pollen", "latex", "nickel", "cobalt", "chromium",
     "aluminum", "aluminium", "lithium carbonate level", "d-dimer", "heparin-induced",
+    "c-peptide", "procalcitonin", "alkaline phosphatase", "thyrotropin", "hemoglobins", "haemoglobin",
+    "ceruloplasmin", "transferrin", "haptoglobin", "myoglobin", "immunoglobulin e", "bilirubins",
 }
+
+# DrugBank lists allergen extracts by organism ("Candida albicans", "Escherichia coli")
+# and cell types ("Natural Killer Cell"): in a case report these are pathogens or cells.
+_SPECIES = re.compile(r"^([A-Z][a-z]+) ([a-z]+(?:us|um|a|ae|is|ii|i|ensis|oides|ans|ens|es))\b(?: (?:var|subsp|strain)\.? .*)?$")
+_CELLS = re.compile(r"\bcells?\b", re.I)
+
+
+def is_organism_or_cell(name: str, drug_terms: set[str]) -> bool:
+    if _CELLS.search(name):
+        return True
+    m = _SPECIES.match(name)
+    # "Interferon alfa", "Insulin lispro": the first word is a drug in its own right
+    return bool(m) and m.group(1).lower() not in drug_terms
 
 # Single words that name diseases in MeSH but are generic heads, everyday
 # words or too ambiguous to mark as a disease on their own.
@@ -106,11 +121,14 @@ def build_drugs() -> list[tuple[str, str]]:
     variant_data = d["drug_variant_to_variant_data"]
     trusted_sources = {"drugbank_id", "medline_plus_id", "nhs_url", "wikipedia_url"}
     rows: dict[str, str] = {}
+    drug_terms = set(d["drug_variant_to_canonical"])
     for variant, canonicals in d["drug_variant_to_canonical"].items():
         canonical = canonicals[0]
         data = canon_data.get(canonical, {})
         if not (set(data) & trusted_sources):
             continue  # MeSH-only chemicals: enzymes, receptors, reagents
+        if is_organism_or_cell(data.get("name") or canonical, drug_terms):
+            continue
         canonical_name = uninvert(canonical)
         term = uninvert(variant)
         if not canonical_name or not term:

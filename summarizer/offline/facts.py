@@ -62,7 +62,17 @@ _NOT_GIVEN_BEFORE = re.compile(
     r"without|instead\s+of|rather\s+than|refused|declined|avoid\w*|(?:exclude|ruled?\s+out))\b[^.;:]{0,40}$",
     re.I,
 )
-_NOT_GIVEN_AFTER = re.compile(r"^[^.;]{0,20}\b(?:was|were)\s+(?:contraindicated|not\s+(?:given|started|available|used|possible|tolerated\s+initially))", re.I)
+_NOT_GIVEN_AFTER = re.compile(
+    r"^[^.;]{0,30}?\b(?:was|were|is|are|would\s+be|will\s+be)\s+(?:being\s+)?(?:contraindicated|planned|considered|proposed|discussed|"
+    r"recommended|scheduled|suggested|reserved|not\s+(?:given|started|available|used|needed|possible|indicated|tolerated\s+initially))",
+    re.I,
+)
+_HYPOTHETICAL_BEFORE = re.compile(
+    r"\b(?:plan(?:ned)?\s+(?:to|for)|considered?\s+(?:for|as)?|candidate\s+for|awaiting|scheduled\s+for|referred\s+for|"
+    r"options?\s+(?:include|are|such\s+as)|alternatives?\s+(?:include|such\s+as)|such\s+as|if\s+(?:needed|necessary)|may\s+(?:need|require|benefit)|"
+    r"could\s+(?:be|have)|should\s+be)\b[^.;]{0,40}$",
+    re.I,
+)
 _OUTCOME_CONTEXT = re.compile(
     r"\b(?:improvement|improved|resolution|resolved|healing|healed|recovery|recovered|disappearance|regression|decrease|reduction|remission|normali[sz]ation)\s+(?:of|in)\s+(?:the\s+|her\s+|his\s+|their\s+|mainly\s+(?:the\s+)?)?(?:[\w-]+\s+){0,3}$",
     re.I,
@@ -125,12 +135,12 @@ _FORWARD = re.compile(r"^\s*(?:(?:was|were|has\s+been|had\s+been|is)\s+)?(?:[\w-
 
 def _is_given(text: str, m: Match, floor: int) -> bool:
     before = text[max(floor, m.start - 60) : m.start]
-    after = text[m.end : m.end + 40]
+    after = text[m.end : m.end + 60]
     if _TEST_CONTEXT_AFTER.match(after) or _TEST_CONTEXT_BEFORE.search(before):
         return False
     if _NOT_GIVEN_BEFORE.search(before[-45:]) and not re.search(r"\b(?:response|improvement|respond|resistan|refractor|success)", before[-45:], re.I):
         return False
-    if _NOT_GIVEN_AFTER.match(after):
+    if _NOT_GIVEN_AFTER.match(after) or _HYPOTHETICAL_BEFORE.search(before[-60:]):
         return False
     return True
 
@@ -265,6 +275,10 @@ def extract_treatments(
         if units:
             last_group = group
 
+    # a generic word ("surgery") next to the specific procedure it stands for is one treatment
+    if any(a.key not in GENERIC_PROCEDURES and _is_procedure(a) for a in accs.values()):
+        for k in [k for k in accs if k in GENERIC_PROCEDURES]:
+            del accs[k]
     ordered = sorted(accs.values(), key=lambda a: a.first)
     if not ordered:
         return []
@@ -301,6 +315,13 @@ def extract_treatments(
             t.route = "intravenous"
         out.append(t)
     return out
+
+
+GENERIC_PROCEDURES = {"surgery", "surgical treatment", "operation", "surgical intervention", "surgical management"}
+
+
+def _is_procedure(a: _TreatmentAcc) -> bool:
+    return any(m.has("procedure") for u in a.mentions for m in u.matches)
 
 
 def _is_intervention(a: _TreatmentAcc, keys: set[str], name: str | None) -> bool:

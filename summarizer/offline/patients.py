@@ -48,7 +48,8 @@ ONSET_PATTERNS = [
 ]
 _LABEL_START = re.compile(
     r"^\W{0,3}(?P<label>(?:case|patient|pt\.?|observation|subject)\s*(?:n[o°º]\.?\s*|#\s*)?(?P<id>\d{1,2}|[IVX]{1,4}\b|[A-D]\b|one|two|three|four|five|six))\b"
-    r"\s*(?:[:.,)\-\u2013]|\s)",
+    r"\s*(?:[:.,)\-\u2013]|\s)"
+    r"|^\W{0,3}(?P<short>[PC]\s?(?P<sid>\d{1,2}))\s*[:.)\-\u2013]",  # "P1:", "C2."
     re.I,
 )
 _LABEL_INSIDE = re.compile(r"\b(?:in|for|of)\s+(?P<label>(?:case|patient)\s*(?P<id>\d{1,2}))\b", re.I)
@@ -146,6 +147,8 @@ def narrative_sentences(layout: Layout) -> list[Sentence]:
 
 def label_of(s: Sentence) -> tuple[str, tuple[int, int]] | None:
     m = _LABEL_START.match(s.text)
+    if m and m.group("short"):
+        return re.sub(r"\s", "", m.group("short")).upper(), (s.start + m.start("short"), s.start + m.end("short"))
     if m:
         word = m.group("label")
         kind = re.match(r"[A-Za-z]+", word).group(0).lower()
