@@ -52,6 +52,21 @@ def _plain(term: str) -> str:
     return re.sub(r"\s*\([^)]*\)", "", gloss(term)).strip() or term
 
 
+def _named(term: str) -> str:
+    """The term as the source writes it, with the glossary's explanation when there is one:
+    'acyclovir (an antiviral medicine)', never a respelling that drops the source word."""
+    lay = gloss(term)
+    if lay.lower() == term.lower():
+        return term
+    if term.lower() in lay.lower():
+        return lay
+    explained = re.search(r"\(([^)]*)\)", lay)
+    explanation = explained.group(1) if explained else lay
+    if len(explanation.split()) > _MAX_GLOSS_WORDS:
+        return term
+    return f"{term} ({explanation})"
+
+
 def _with_gloss(term: str) -> str:
     """'dermatomyositis (an inflammatory disease ...)' when the gloss is short, else the term."""
     lay = gloss(term)
@@ -183,32 +198,39 @@ def compose(summary: CaseSummary, source_text: str | None = None) -> KeyMessage:
     else:
         who = f"{_count_word(n, capital=True)} {people}"
     s1 = who
+    common = [c for c in patients[0].comorbidities if all(c in p.comorbidities for p in patients)][:2]
+    if common:
+        s1 += f" with {_join(common)}"
     s1 += f" had {_with_gloss(study.condition)}" if study.condition else " was treated"
     problem = study.problem
     if problem and study.condition:
-        s1 += f" with {_noun_gloss(problem)}"
+        s1 += f" with {problem}"
     elif not problem:
         shared = [m for m, _ in Counter(m for p in patients for m in p.manifestations).most_common(2)]
         if shared and study.condition:
-            s1 += f" with {_join([_noun_gloss(m) for m in shared])}"
+            s1 += f" with {_join(shared)}"
     prior = []
     for p in patients:
         for t in p.treatments:
             if t.role == "prior" and t.response in ("no_change", "worsened") and t.name not in prior:
                 prior.append(t.name)
     if prior:
-        s1 += f" that did not get better with {_join(prior[:3])}"
+        relapsed = any(
+            t.role == "prior" and t.response == "worsened" and any(re.search(r"relaps|recurr|flare", e.quote, re.I) for e in t.evidence)
+            for p in patients for t in p.treatments
+        )
+        s1 += f" that {'came back (relapsed) despite' if relapsed else 'did not get better with'} {_join(prior[:3])}"
     s1 += "."
 
     # Sentence 2: what was done and what happened.
     s2 = ""
     if intervention:
         routes = {t.route for p in patients if (t := _index(p)) and t.route}
-        lay = gloss(intervention)
+        lay = _named(intervention)
         route = ""
         if len(routes) == 1:
             r = next(iter(routes))
-            if r in _ROUTE_LAY and not re.search(r"infusion|injection|mouth|vein|skin|cream|drops", lay, re.I):
+            if r in _ROUTE_LAY and not re.search(r"infusion|injection|mouth|vein|skin|cream|drops|intravenous|subcutaneous|oral|topical|intramuscular|intrathecal", lay, re.I):
                 route = f" {_ROUTE_LAY[r]}"
         s2 = f"{subject} {be} {'then ' if prior else ''}given {lay}{route}"
     statuses = [p.outcome.status for p in patients]
@@ -238,7 +260,7 @@ def compose(summary: CaseSummary, source_text: str | None = None) -> KeyMessage:
     elif any(a.status == "present" for a in ae):
         events = sorted({e for a in ae for e in a.events})
         if events:
-            ae_text = f"side effects included {_join([_plain(e) for e in events[:3]])}"
+            ae_text = f"side effects included {_join(events[:3])}"
     if s2 and outcome:
         s2 += f", and {outcome}"
     elif outcome:
@@ -263,7 +285,7 @@ def _no_patients(summary: CaseSummary, stated=lambda n: True) -> KeyMessage:
         study.design, "report"
     )
     about = f" about {_with_gloss(study.condition)}" if study.condition else ""
-    treat = f" and {_plain(study.intervention)}" if study.intervention else ""
+    treat = f" and {study.intervention}" if study.intervention else ""
     n = f" of {study.n_patients} patients" if study.n_patients and stated(study.n_patients) else ""
     s1 = f"This is a {kind}{n}{about}{treat}."
     s2 = "It does not describe individual patients, so this summary cannot say what happened to any one person."

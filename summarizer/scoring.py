@@ -537,13 +537,21 @@ def score_key_message(message: str, gold_km: dict | None, source: str) -> KeyMes
                 unsupported.append(w)
     from .vocab import clinical_lexicon
 
-    src_lower = source.lower()
+    from .keymessage import gloss
+    from .textview import TextView
+
+    analysed = TextView(source).text  # "INTRA VENOUS" reads as "INTRAVENOUS"
+    src_lower = analysed.lower()
     lex = clinical_lexicon()
-    src_keys = {e.canonical.lower() for m in lex.find(source) for e in m.entries}
+    src_matches = lex.find(analysed)
+    src_keys = {e.canonical.lower() for m in src_matches for e in m.entries}
+    # words a plain-language gloss of a source term brings ("an immune disease that ...")
+    glosses = " ".join(gloss(m.surface).lower() for m in src_matches)
     for m in lex.find(message):
         if not m.has("drug", "drug_class", "disease"):
             continue
-        if m.surface.lower() in src_lower or any(e.canonical.lower() in src_keys for e in m.entries):
+        surface = m.surface.lower()
+        if surface in src_lower or any(e.canonical.lower() in src_keys for e in m.entries) or surface in glosses:
             supported += 1
         else:
             unsupported.append(m.surface)

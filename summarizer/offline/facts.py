@@ -773,6 +773,8 @@ def extract_conditions(
                 continue
             if is_negated(text, m.start, s.start) or _EXCLUDE_BEFORE.search(text[max(s.start, m.start - 40) : m.start]):
                 continue
+            if re.match(r"^[\s-]*(?:negative|free)\b", text[m.end : m.end + 12], re.I):
+                continue  # "HIV-negative", "seizure-free"
             if _OUTCOME_CONTEXT.search(text[max(s.start, m.start - 60) : m.start]):
                 continue
             if any(surface in k for k in condition_keys):

@@ -65,7 +65,7 @@ def frame_study(layout: Layout, mentions: Mentions, title_span: tuple[int, int] 
 
     def first(kinds: tuple[str, ...]) -> Match | None:
         for a, b in places:
-            ms = mentions.within(a, b, *kinds)
+            ms = [m for m in mentions.within(a, b, *kinds) if not _denied(text, m)]
             if ms:
                 return ms[0]
         return None
@@ -82,7 +82,7 @@ def frame_study(layout: Layout, mentions: Mentions, title_span: tuple[int, int] 
         history = [span for sec in layout.sections if sec.kind in {"case", "body", "methods"} for s in sec.sentences for span in _history_scopes(text, s)]
         body = [
             m for m in mentions.matches
-            if m.has("disease") and _in_body(layout, m.start) and not any(a <= m.start < b for a, b in history)
+            if m.has("disease") and _in_body(layout, m.start) and not _denied(text, m) and not any(a <= m.start < b for a, b in history)
         ]
         if body:
             counts = Counter(m.first("disease").canonical for m in body)
@@ -157,7 +157,7 @@ _CONDITION_THEN_PROBLEM = re.compile(r"^\s*(?:,\s*)?(?:complicated\s+(?:by|with)
 
 def _title_condition_problem(text: str, mentions: Mentions, span: tuple[int, int]) -> tuple[Match | None, Match | None]:
     """(condition, problem) from the title's structure, when it has two clinical terms joined by a connector."""
-    ms = mentions.within(span[0], span[1], "disease", "sign", "manifestation")
+    ms = [m for m in mentions.within(span[0], span[1], "disease", "sign", "manifestation") if not _denied(text, m)]
     for a, b in zip(ms, ms[1:]):
         between = text[a.end : b.start]
         if _PROBLEM_THEN_CONDITION.match(between) and b.has("disease"):
@@ -226,6 +226,15 @@ def _most_discussed_treatment(layout: Layout, mentions: Mentions) -> Match | Non
     if list(score.values()).count(top) > 1 and top < 3:
         return None  # no clear favourite: let each patient's story decide
     return first[best]
+
+
+_DENIED_AFTER = re.compile(r"^[\s-]*(?:negative|free|naive|na\u00efve|excluded|ruled\s+out)\b", re.I)
+_DENIED_BEFORE = re.compile(r"\b(?:non|without|no|not|excluding|exclude[ds]?|rule[ds]?\s+out)[\s-]*$", re.I)
+
+
+def _denied(text: str, m: Match) -> bool:
+    """'HIV-negative', 'without diabetes', 'non-diabetic': the text says the patient does not have it."""
+    return bool(_DENIED_AFTER.match(text[m.end : m.end + 14]) or _DENIED_BEFORE.search(text[max(0, m.start - 14) : m.start]))
 
 
 def _in_body(layout: Layout, pos: int) -> bool:
