@@ -85,9 +85,7 @@ def frame_study(layout: Layout, mentions: Mentions, title_span: tuple[int, int] 
             if m.has("disease") and _in_body(layout, m.start) and not _denied(text, m) and not any(a <= m.start < b for a, b in history)
         ]
         if body:
-            counts = Counter(m.first("disease").canonical for m in body)
-            top = counts.most_common(1)[0][0]
-            cond = next(m for m in body if m.first("disease").canonical == top)
+            cond = _diagnosed_disease(text, body)
     if cond is not None:
         entry = cond.first("disease") or cond.first("sign", "manifestation")
         a, b = extend_condition(text, cond, mentions, ts[0] if ts and ts[0] <= cond.start < ts[1] else max(0, cond.start - 60))
@@ -225,6 +223,30 @@ def _most_discussed_treatment(layout: Layout, mentions: Mentions) -> Match | Non
     best, top = score.most_common(1)[0]
     if list(score.values()).count(top) > 1 and top < 3:
         return None  # no clear favourite: let each patient's story decide
+    return first[best]
+
+
+_DIAGNOSIS_BEFORE = re.compile(
+    r"\b(?:diagnos\w*(?:\s+(?:was|as|of|with))?|consistent\s+with|compatible\s+with|suggestive\s+of|confirm\w*(?:\s+(?:the\s+)?diagnosis\s+of)?|"
+    r"(?:a|the)\s+case\s+of|suffering\s+from|known\s+to\s+have|presentation\s+of)\s+(?:an?\s+|the\s+)?(?:[\w-]+\s+){0,2}$",
+    re.I,
+)
+
+
+def _diagnosed_disease(text: str, body: list[Match]) -> Match:
+    """With no title: the disease the text diagnoses. Mentions in a diagnosis context
+    ("was diagnosed with X", "consistent with X") count triple; terms that are also
+    signs or manifestations ("erythema", "cough") count half."""
+    score: Counter = Counter()
+    first: dict[str, Match] = {}
+    for m in body:
+        key = m.first("disease").canonical
+        w = 0.5 if m.has("manifestation", "sign") else 1.0
+        if _DIAGNOSIS_BEFORE.search(text[max(0, m.start - 60) : m.start]):
+            w *= 3
+        score[key] += w
+        first.setdefault(key, m)
+    best = max(score.items(), key=lambda kv: (kv[1], -first[kv[0]].start))[0]
     return first[best]
 
 
