@@ -324,13 +324,15 @@ class OpenAIBackend(Backend):
         try:
             async for attempt in retrying:
                 with attempt:
-                    await self._respect_pool_pause()
-                    if calls:
-                        calls.http_requests += 1
-                        calls.usage = calls.usage.add(Usage(requests=1))
-                    # the documented low-level call: the request is already plain JSON,
-                    # so create()'s parameter transformation would only cost time
                     async with self._request_slot():
+                        # checked once the slot is ours: a request that was waiting for a
+                        # slot while another got a 429 must honour the pause too
+                        await self._respect_pool_pause()
+                        if calls:
+                            calls.http_requests += 1
+                            calls.usage = calls.usage.add(Usage(requests=1))
+                        # the documented low-level call: the request is already plain JSON,
+                        # so create()'s parameter transformation would only cost time
                         return await self._client.post("/chat/completions", cast_to=self._completion_type, body=request)
         except Exception as exc:
             if _is_openai_error(exc, self._openai):

@@ -349,3 +349,53 @@ def test_log_lists_recent_calls(scripted_server, tmp_path):
     assert out[0].startswith("time (UTC)") and len(out) == 3
     assert "ok (cache)" in out[1] and "case_summary@1" in out[1] and out[1].rstrip().endswith(doc)
     assert " ok " in out[2] and CANARY not in "\n".join(out)
+
+
+def test_429_retry_after_pauses_the_whole_pool(scripted_server):
+    """One document's 429 with Retry-After holds back the other documents' requests too."""
+    from summarizer.batch import arun_batch
+
+    texts = {f"d{i}": TEXT + f"\n\nRegistry entry {i}.\n" for i in range(3)}
+    first = {"done": False}
+
+    def responder(request):
+        if not first["done"]:
+            first["done"] = True
+            return Reply.error(429, "slow down", headers={"Retry-After": "0.4"})
+        return Reply.auto(reply_for(document_of(request)))
+
+    scripted_server.responder = responder
+    config = Config(backend="openai", base_url=scripted_server.base_url, model="m", use_cache=False, concurrency=1)
+
+    async def go():
+        backend = OpenAIBackend(config)
+        try:
+            return await arun_batch([Source(text=t, id=i) for i, t in texts.items()], backend, concurrency=1)
+        finally:
+            await backend.aclose()
+
+    stats = asyncio.run(go())
+    assert stats.done == 3
+    times = [r.arrival_time for r in scripted_server.requests]
+    assert len(times) == 4 and times[1] - times[0] >= 0.38  # the retry waited for Retry-After
+
+
+def test_rpm_spaces_request_starts():
+    import time as _time
+
+    from summarizer.config import Config as C
+
+    waits: list[float] = []
+
+    async def sleep(s):
+        waits.append(s)
+
+    backend = OpenAIBackend(C(backend="openai", base_url="http://127.0.0.1:9/v1", model="m", rpm=120, use_cache=False), sleep=sleep)
+
+    async def go():
+        for _ in range(4):
+            await backend._respect_pool_pause()
+
+    asyncio.run(go())
+    # 120 requests per minute: starts 0.5 s apart (the first goes at once)
+    assert len(waits) == 3 and all(0.45 <= w <= 0.5 for w in waits[:1]) and waits[-1] == pytest.approx(1.5, abs=0.05)
