@@ -14,7 +14,6 @@ import asyncio
 import datetime as _dt
 import os
 import threading
-from pathlib import Path
 from typing import Any, Coroutine, TypeVar, Union
 
 from .backends import Backend, open_backend
@@ -50,8 +49,6 @@ def finalize(summary: CaseSummary, source: Source, backend: Backend) -> CaseSumm
     prov.summarizer_version = __version__
     problems = check_offsets(summary, source.text)
     if problems:  # never emit a quote that is not the source text
-        for _, e in summary.evidence_items():
-            pass
         _drop_bad_evidence(summary, source.text)
         prov.warnings.extend(problems)
     return summary

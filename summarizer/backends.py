@@ -32,10 +32,6 @@ class Backend(abc.ABC):
     async def aclose(self) -> None:
         """Release connections."""
 
-    def describe(self) -> dict:
-        return {"backend": self.name, "model": self.model, "prompt": self.prompt.model_dump() if self.prompt else None}
-
-
 class OfflineBackend(Backend):
     """The deterministic extractor: no network, no model."""
 

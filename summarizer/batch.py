@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import gc
-import io
 import json
 import os
 import re

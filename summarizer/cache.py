@@ -96,9 +96,6 @@ class Store:
             (key, model, _now(), json.dumps(response, ensure_ascii=False)),
         )
 
-    def count_replies(self) -> int:
-        return self._conn().execute("SELECT COUNT(*) FROM replies").fetchone()[0]
-
     # -- run log -----------------------------------------------------------
     def log_call(
         self,

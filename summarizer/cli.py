@@ -135,7 +135,7 @@ def notice(message: str, quiet: bool = False) -> None:
 def cmd_summarize(args: argparse.Namespace) -> int:
     from .batch import Progress, Writers, arun_batch, drop_ids, out_dir_done, prepare_jsonl
     from .config import ConfigError
-    from .reader import InputError, iter_sources, read_jsonl
+    from .reader import iter_sources, read_jsonl
 
     if args.version:
         from . import __version__

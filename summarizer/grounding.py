@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from .models import CaseSummary, Evidence
+from .models import CaseSummary
 from .textview import TextView
 
 TOKEN_COVERAGE = 0.8
@@ -116,23 +116,6 @@ def _fuzzy(q: str, norm: _Normalised) -> Alignment | None:
         return None
     s, e = norm.source_span(a, b)
     return Alignment(s, e, "fuzzy")
-
-
-def ground_evidence(items: list[Evidence], text: str, cache: dict | None = None) -> tuple[list[Evidence], list[str]]:
-    """Align each item; return the aligned items and the quotes that could not be found."""
-    cache = {} if cache is None else cache
-    out, missing = [], []
-    for e in items:
-        hint = e.start if e.end > e.start else None
-        if 0 <= e.start < e.end <= len(text) and text[e.start : e.end] == e.quote:
-            out.append(e)
-            continue
-        a = align(e.quote, text, hint, cache)
-        if a is None:
-            missing.append(e.quote)
-            continue
-        out.append(Evidence(quote=text[a.start : a.end], start=a.start, end=a.end, alignment=a.kind, field=e.field))
-    return out, missing
 
 
 def check_offsets(summary: CaseSummary, text: str) -> list[str]:

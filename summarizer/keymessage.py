@@ -47,11 +47,6 @@ def gloss(term: str) -> str:
     return " ".join(out) if changed else term
 
 
-def _plain(term: str) -> str:
-    """The gloss without its parenthesis: 'tacrolimus (a medicine ...)' -> 'tacrolimus'."""
-    return re.sub(r"\s*\([^)]*\)", "", gloss(term)).strip() or term
-
-
 def _named(term: str) -> str:
     """The term as the source writes it, with the glossary's explanation when there is one:
     'acyclovir (an antiviral medicine)', never a respelling that drops the source word."""
@@ -78,15 +73,6 @@ def _with_gloss(term: str) -> str:
     if explained:  # "pemphigus (an immune disease...)" for "pemphigus vulgaris"
         return f"{term} ({explained.group(1)})"
     return f"{lay} ({term})"
-
-
-_VERBISH = re.compile(r"\b(?:is|are|was|were|came|comes|went|has|have|had|does|do|gets?|got)\b", re.I)
-
-
-def _noun_gloss(term: str) -> str:
-    """A lay noun phrase for a problem or manifestation; the term itself when the gloss is a clause."""
-    lay = _plain(term)
-    return term if _VERBISH.search(lay) else lay
 
 
 def _join(items: list[str]) -> str:
@@ -136,7 +122,7 @@ def _pronoun(patients: list[Patient]) -> tuple[str, str]:
     return {"female": "She", "male": "He"}.get(patients[0].sex or "", "The patient"), "was"
 
 
-def _outcome_phrase(status: str, descriptions: list[str], plural: bool) -> str:
+def _outcome_phrase(status: str, descriptions: list[str]) -> str:
     text = " ".join(descriptions).lower()
     if status == "resolved":
         if "heal" in text:
@@ -241,7 +227,7 @@ def compose(summary: CaseSummary, source_text: str | None = None) -> KeyMessage:
         if len(counts) == 1:
             status = next(iter(counts))
             who2 = ("" if n == 1 else "both" if n == 2 else "all") if counts[status] == n else f"{_count_word(counts[status])} of them"
-            phrase = _outcome_phrase(status, descriptions, n > 1)
+            phrase = _outcome_phrase(status, descriptions)
             outcome = f"{who2} {phrase}".strip()
             courses = sorted({t.courses for p in patients if (t := _index(p)) and t.courses and stated(t.courses)})
             if status in ("resolved", "improved") and courses and len(courses) <= 3:
@@ -252,7 +238,7 @@ def compose(summary: CaseSummary, source_text: str | None = None) -> KeyMessage:
             if worse:
                 outcome += f", but {gloss(worse)} did not recover"
         else:
-            outcome = _join([f"{_count_word(c)} {_outcome_phrase(s, descriptions, c > 1)}" for s, c in counts.most_common()])
+            outcome = _join([f"{_count_word(c)} {_outcome_phrase(s, descriptions)}" for s, c in counts.most_common()])
     ae = [p.adverse_events for p in patients]
     ae_text = ""
     if all(a.status == "none" for a in ae):

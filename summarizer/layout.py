@@ -273,19 +273,6 @@ class Layout:
                 return sec
         return None
 
-    def sections_of(self, *kinds: str) -> list[Section]:
-        return [s for s in self.sections if s.kind in kinds]
-
-    def section_text(self, *kinds: str) -> list[tuple[int, int, str]]:
-        return [(s.start, s.end, self.text[s.start:s.end]) for s in self.sections_of(*kinds)]
-
-    @property
-    def header_end(self) -> int:
-        return self.sections[0].heading_span[0] if self.sections and self.sections[0].heading_span else (
-            self.sections[0].start if self.sections else len(self.text)
-        )
-
-
 _AGE_INTRO = re.compile(r"\b\d{1,3}(?:[.,]\d+)?[\s-]*(?:year|yr|month|week|day)s?[\s-]*old\b|\baged\s+\d", re.I)
 
 

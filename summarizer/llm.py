@@ -40,7 +40,7 @@ from .config import Config, ConfigError
 from .models import CaseSummary, Usage
 from .prompt import load_prompt
 from .reader import Source
-from .reply import CURRENT, CaseSummaryReply, GroundingContext, check_reply, to_case_summary
+from .reply import CURRENT, CaseSummaryReply, GroundingContext, to_case_summary
 
 # instructor and openai log failed attempts at ERROR level; with no logging set up
 # Python would print them on stderr. We report errors ourselves, once.
@@ -66,10 +66,6 @@ class _DocumentCalls:
 
     doc_id: str
     usage: Usage = field(default_factory=Usage)
-    http_requests: int = 0
-    cached: int = 0
-    transient_faults: int = 0
-    length_retries: int = 0
     warnings: list[str] = field(default_factory=list)
 
 
@@ -258,7 +254,6 @@ class OpenAIBackend(Backend):
             cached = self._store.get_reply(key)
             if cached is not None:
                 if calls:
-                    calls.cached += 1
                     calls.usage = calls.usage.add(Usage(cached_requests=1))
                 self._store.log_call(model=self.model, prompt=self._prompt_tag, document=doc, key=key, outcome="ok", cached=True)
                 return ChatCompletion.model_validate(cached)
@@ -270,7 +265,6 @@ class OpenAIBackend(Backend):
         if response.choices and response.choices[0].finish_reason == "length":
             bigger = dict(request, max_tokens=2 * int(request.get("max_tokens") or self.config.max_tokens))
             if calls:
-                calls.length_retries += 1
                 calls.warnings.append(f"reply cut off at max_tokens={request.get('max_tokens')}; asked again with {bigger['max_tokens']}")
             response = await self._send(bigger, doc, key)
             if response.choices and response.choices[0].finish_reason == "length":
@@ -329,7 +323,6 @@ class OpenAIBackend(Backend):
                         # slot while another got a 429 must honour the pause too
                         await self._respect_pool_pause()
                         if calls:
-                            calls.http_requests += 1
                             calls.usage = calls.usage.add(Usage(requests=1))
                         # the documented low-level call: the request is already plain JSON,
                         # so create()'s parameter transformation would only cost time
@@ -356,9 +349,6 @@ class OpenAIBackend(Backend):
 
     def _note_fault(self, state, doc, key) -> None:
         exc = state.outcome.exception() if state.outcome else None
-        calls = _CALLS.get()
-        if calls:
-            calls.transient_faults += 1
         retry_after = _retry_after(exc)
         if retry_after is not None:
             # the whole pool slows down, not just this request

@@ -24,6 +24,8 @@ Sex = Literal["female", "male"]
 AdverseStatus = Literal["none", "present", "not_reported"]
 Alignment = Literal["exact", "fuzzy"]
 
+
+
 RESPONSES: tuple[str, ...] = Response.__args__  # type: ignore[attr-defined]
 DESIGNS: tuple[str, ...] = Design.__args__  # type: ignore[attr-defined]
 
@@ -185,7 +187,7 @@ class CaseSummary(_Model):
 
     def evidence_items(self) -> list[tuple[str, Evidence]]:
         """Every evidence item with a dotted path to the fact that owns it."""
-        out: list[tuple[str, Evidence]] = [(f"study", e) for e in self.study.evidence]
+        out: list[tuple[str, Evidence]] = [("study", e) for e in self.study.evidence]
         for i, p in enumerate(self.patients):
             base = f"patients[{i}]"
             out += [(base, e) for e in p.evidence]

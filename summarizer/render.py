@@ -44,16 +44,6 @@ def _treatment_line(t: Treatment) -> str:
     return " ".join(bits)
 
 
-def patient_line(p: Patient) -> str:
-    sex = p.sex or "sex ?"
-    index = next((t for t in p.treatments if t.role == "index"), None)
-    treat = f"{index.name} -> {_RESPONSE_WORDS[index.response]}" if index else "no index treatment found"
-    ae = {"none": "no adverse events", "present": "AE: " + ", ".join(p.adverse_events.events or ["yes"]), "not_reported": "AE not reported"}[
-        p.adverse_events.status
-    ]
-    return f"{p.label}: {_age(p)}, {sex}; {treat}; outcome {_RESPONSE_WORDS[p.outcome.status]}; {ae}"
-
-
 def to_markdown(summary: CaseSummary, *, id: str | None = None) -> str:
     d, s = summary.document, summary.study
     out = [f"# {d.title or id or 'Untitled case report'}", ""]

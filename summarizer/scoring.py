@@ -49,7 +49,6 @@ from .models import CaseSummary
 FUZZY_THRESHOLD = 85
 DESCRIPTION_THRESHOLD = 80  # token-set ratio for free-text descriptions
 AGE_TOLERANCE = 0.05
-NULL = object()
 
 DOCUMENT_SCALARS = ["title", "journal", "year", "volume", "issue", "pages", "doi", "published", "venue", "section", "conflict_of_interest"]
 DOCUMENT_LISTS = ["authors", "affiliations", "keywords"]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from array import array
 from bisect import bisect_left
-from dataclasses import dataclass
 
 # Characters replaced one-for-one in the analysis string.
 _SUBSTITUTE = {
@@ -44,15 +43,6 @@ _SPLIT_PREFIX = re.compile(
     r"articular|neoplastic|globulins?|steroids?|therapy|acute|clinical|immune|inflammatory|bodies|body|glycemia|tension|thyroidism))",
     re.I,
 )
-
-
-@dataclass(frozen=True)
-class Span:
-    start: int
-    end: int
-
-    def __len__(self) -> int:
-        return self.end - self.start
 
 
 class TextView:

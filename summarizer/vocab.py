@@ -22,7 +22,7 @@ import importlib.resources
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Iterable, Iterator, NamedTuple
+from typing import NamedTuple
 
 TOKEN = re.compile(r"[^\W\d_]+|\d+")
 
@@ -291,7 +291,3 @@ def disease_adjectives() -> dict[str, str]:
     if not data_exists("disease_adjectives.tsv"):
         return {}
     return {r["adjective"].lower(): r["disease"] for r in read_tsv("disease_adjectives.tsv")}
-
-
-def iter_kinds(matches: Iterable[Match], *kinds: str) -> Iterator[Match]:
-    return (m for m in matches if m.has(*kinds))

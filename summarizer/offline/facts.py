@@ -36,7 +36,6 @@ from .mentions import (
 )
 from .patients import number_value
 
-RESPONSE_ORDER = ("not_reported", "no_change", "worsened", "improved", "resolved", "died")
 
 _UNIT = r"(?:mg|g|µg|μg|mcg|ug|ng|IU|UI|U|units?|mL|ml|mmol|mEq|mg/m2|mg/m²)"
 DOSE = re.compile(
@@ -231,7 +230,6 @@ def extract_treatments(
     last_group: list[_TreatmentAcc] = []
     # responses with no treatment in their clause: (response, treatments named just before)
     free: list[tuple[tuple[int, str, bool, int, int], list[_TreatmentAcc], bool]] = []
-    index_mentions: list[int] = []
 
     for s in sentences:
         units = [u for u in treatment_units(text, mentions.within(s.start, s.end, *TREATMENT_KINDS)) if _keep_treatment(text, u, s.start, intervention_keys)]
@@ -614,7 +612,6 @@ def extract_findings(view: TextView, sentences: list[Sentence], mentions: Mentio
             named = _value_name(text, s.start, m.start(), mentions)
             if named:
                 name, a = named
-                tests = mentions.within(a, m.start(), "test")
                 found.append((a, _antibody_name(name) or name, source_text(view, m.start("val"), m.end("val")), a, m.end()))
         # scores without a unit: "PDAI 38", "EDSS of 7.5", "Harvey-Bradshaw index of 14"
         for m in _SCORE.finditer(text, s.start, s.end):

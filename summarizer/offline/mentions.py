@@ -98,7 +98,6 @@ class Mentions:
                 continue
             kept.append(m)
         self.matches = kept
-        self.abbreviations: dict[str, Match] = {}
 
     @staticmethod
     def _local_abbreviations(text: str, matches: list[Match]) -> list[Match]:

@@ -13,7 +13,6 @@ takes DOI, year, journal and authors from it too.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from ..layout import Layout, Line
 from ..models import Document
@@ -108,12 +107,6 @@ CITATION_PATTERNS = [
     ),
 ]
 _VOLUME_LINE = re.compile(r"^vol(?:ume|\.)?\s*(?P<volume>\d+)\s*(?:,?\s*(?P<issue>(?:issue|no\.?|number|supplement|suppl\.?)\s*\w+))?$", re.I)
-
-
-@dataclass
-class _Candidate:
-    line: Line
-    kind: str
 
 
 _DEBRIS_WORDS = re.compile(
@@ -284,10 +277,6 @@ def classify_header_line(text: str) -> str:
     if _STRONG_INSTITUTION.search(t) or (_INSTITUTION.search(t) and "," in t):
         return "affiliation"
     return "text"
-
-
-def parse_metadata(layout: Layout) -> Document:
-    return read_header(layout)[0]
 
 
 def read_header(layout: Layout, *, title: bool = True) -> tuple[Document, tuple[int, int] | None]:

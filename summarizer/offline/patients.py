@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..layout import PATIENT_KINDS, Layout, Sentence
-from .mentions import cue_words, find_cues
+from .mentions import cue_words
 
 NUMBER_WORDS = {
     "one": 1, "a": 1, "an": 1, "single": 1, "two": 2, "both": 2, "three": 3, "four": 4, "five": 5,
@@ -76,11 +76,6 @@ _GROUP = re.compile(
 )
 _COUNT = re.compile(
     rf"\b(?P<n>{_NUM}|both)\s+(?:(?:[\w-]+|\(\w+\))\s+){{0,4}}?(?P<noun>patients|cases|children|adults|women|men|boys|girls|infants|neonates|newborns|siblings|sisters|brothers|twins|adolescents)\b(?!\s+(?:of|with\s+similar))",
-    re.I,
-)
-_SINGLE = re.compile(
-    rf"\b(?:a|an|one)\s+(?:(?:rare|unique|unusual|novel|new|first|interesting|challenging|fatal|pediatric|paediatric|severe|atypical)\s+)*(?:case|patient)\b|"
-    rf"\b(?:we\s+(?:report|present|describe))\s+(?:the\s+case\s+of\s+)?(?:a|an)\s+",
     re.I,
 )
 _STUDY_INTRO = re.compile(r"\b(?:we|our|this|these|here(?:in)?|present(?:ed)?|report(?:ed)?|describe[ds]?)\b", re.I)

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ..layout import Layout
-from ..vocab import Match, clinical_lexicon
+from ..vocab import Match
 from .mentions import TREATMENT_KINDS, Mentions, cue_words, find_cues
 from .facts import _clean_name, _extend_manifestation, _history_scopes, source_text
 
