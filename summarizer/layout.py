@@ -23,6 +23,10 @@ PATIENT_KINDS = {"case", "methods", "results", "body"}
 
 _NUMBERING = re.compile(r"^\s*(?:[0-9]{1,2}|[ivxIVX]{1,4}|[A-Da-d])[.)]\s+")
 _INLINE = re.compile(r"^([A-Za-z][A-Za-z' /&\-]{1,48}?)\s*[:\uff1a]\s*(\S.*)$")
+_BARE_HEADING = re.compile(
+    r"^(background|introduction|objectives?|aims?|methods|results|conclusions?|case\s+(?:report|presentation|description)|discussion)\s+([A-Z].*)$",
+    re.I,
+)
 _FIGURE = re.compile(r"^(?:fig(?:ure)?|table|supplementary (?:figure|table))\.?\s*[0-9]+[a-z]?\b", re.I)
 _BULLET = re.compile(r"^[\u2022\u25aa\u25cf\u2023\u2043\u25e6*\-\u00b7]\s+")
 _LABEL = re.compile(
@@ -167,6 +171,12 @@ class Layout:
             kind = heading_kind(m.group(1))
             if kind:
                 return kind, line.start + m.end(1), line.start + m.start(2)
+        # "Background Many studies ..." (web copies of congress abstracts drop the colon)
+        m = _BARE_HEADING.match(line.text)
+        if m and len(line.text) > 60:
+            kind = heading_kind(m.group(1))
+            if kind in BODY_KINDS:
+                return kind, line.start + m.end(1), line.start + m.start(2)
         return None
 
     def _content_follows(self, i: int) -> bool:
@@ -216,7 +226,9 @@ class Layout:
             a, b = para_of[i]
             if i == a:
                 joined = " ".join(ln.text for ln in lines[a : b + 1])
-                if (is_prose(joined) or (b > a and _opens_case(joined))) and not _LABEL.match(line.text) and (i > 0 or b > a or is_prose(line.text)):
+                # a paragraph of running text has verbs; a title over an author list does not
+                prose = is_prose(joined) and (b == a or bool(_VERB.search(joined)))
+                if (prose or (b > a and _opens_case(joined))) and not _LABEL.match(line.text) and (i > 0 or b > a or is_prose(line.text)):
                     # the first paragraph of running text (a lone first line may be a title)
                     if not (i == 0 and not is_prose(line.text) and b == a):
                         body_start_line = i

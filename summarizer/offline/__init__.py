@@ -109,6 +109,9 @@ def _patient(view, mentions, frame, label, label_span, own, sentences) -> Patien
     if onset:
         p.age_at_onset_years = onset[0]
         evidence.append(ev(view, *onset[1], "age_at_onset_years"))
+    # a harm the text ties to a treatment is an adverse event, not a manifestation
+    events = {e.lower() for e in adverse.events}
+    manifestations = [(n, e) for n, e in manifestations if n.lower() not in events]
     p.comorbidities = [name for name, _ in comorbidities]
     p.manifestations = [name for name, _ in manifestations]
     evidence += [e for _, e in comorbidities] + [e for _, e in manifestations]

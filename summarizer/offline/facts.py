@@ -853,7 +853,7 @@ def _next_comma(text: str, pos: int, ceiling: int) -> int:
 
 def _phrase_start(text: str, pos: int, floor: int) -> int:
     """Include the adjectives in front of an outcome word ("impressive improvement")."""
-    m = re.search(r"((?:\b[a-z]+(?:ly)?\s+){0,2})$", text[max(floor, pos - 30) : pos])
+    m = re.search(r"((?:(?<![\w'])[a-z][a-z']*\s+){0,2})$", text[max(floor, pos - 30) : pos])
     if m and m.group(1):
         words = m.group(1).split()
         keep = [w for w in words if w.lower() not in {"the", "a", "an", "with", "showed", "and", "was", "were", "in", "of", "to", "by", "resulting"}]
@@ -868,6 +868,11 @@ _AE_AFTER_TREATMENT = re.compile(
     re.I,
 )
 _AE_VERB = re.compile(r"\b(?:was|were)\s+(?:observed|noted|seen|found|detected|reported|documented)|\b(?:occurred|developed|appeared|emerged|ensued)\b", re.I)
+_AE_LINK = re.compile(
+    r"\s*(?:\w+\s+){0,2}?(?:treatments?\s+|therapy\s+|infusions?\s+)?(?:was|were|is|are)\s+(?:associated\s+with|complicated\s+by|followed\s+by)\s+|"
+    r"\s*(?:caused|induced|triggered|led\s+to|resulted\s+in)\s+",
+    re.I,
+)
 _COURSE_WORD = re.compile(r"\b(?:pulse|dose|infusion|cycle|course|injection|treatment|therapy)s?\b", re.I)
 _COMPLICATED = re.compile(r"\bcomplicated\s+(?:by|with)\s+", re.I)
 _INDUCED = re.compile(r"[\w-]+-(?:induced|related|associated)\s+$", re.I)
@@ -917,6 +922,16 @@ def extract_adverse_events(
                 for m in conditions:
                     if c.end() <= m.start < end:
                         add(m, (c.start(), c.end()))
+        # "Use of IVIG was associated with headaches", "rituximab caused neutropenia"
+        for a, b in spans:
+            if not s.start <= a < s.end:
+                continue
+            link = _AE_LINK.match(text, b, s.end)
+            if link:
+                ce = clause_end(text, link.end(), s.end)
+                for m in conditions:
+                    if link.end() <= m.start < ce:
+                        add(m, (a, link.end()))
         # "X was observed under AZA", "X developed after the second infusion of Y"
         for a, b in spans:
             if not s.start <= a < s.end:

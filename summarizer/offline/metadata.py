@@ -67,7 +67,8 @@ _DEBRIS = re.compile(
     r"case report|case reports|clinical case|abstract|abstracts|article info|article information|view article|"
     r"view full text|full-text|links|save|email|send to|display options|similar articles|cited by|"
     r"(?:pmid|pmcid|pubmed|epub)\b.*|\d+\s+citations?|\d+\s+accesses|.*\baltmetric\b.*|rights and permissions|"
-    r"reprints and permissions|advertisement|skip to main content|menu|search|home|back to top)\.?$",
+    r"reprints and permissions|advertisement|skip to main content|menu|search|home|back to top|article text|"
+    r"article metrics|abstract text|related articles|request permissions)\.?$",
     re.I,
 )
 DOI = re.compile(r"\b10\.\d{4,9}/[^\s\"<>,;]+")
@@ -155,6 +156,7 @@ def is_name(item: str) -> bool:
 
 
 def split_author_items(text: str) -> list[str]:
+    text = re.sub(r"^\s*\d{1,2}[.)]\s+", "", text)  # "1. P. Faggioli," in a numbered list
     text = _MARKER.sub(" ", text)
     parts = re.split(r"\s+[-\u2013\u2014]\s+|[,;\u2022\u00b7]|\s+and(?:\s+|$)|\s*&\s*|\s+et\s+", text)
     return [re.sub(r"\s+", " ", p).strip(" .,;-\u2013&") for p in parts if p.strip(" .,;-\u2013&")]
@@ -239,6 +241,10 @@ def clean_venue(text: str) -> str:
     return v.strip(" .")
 
 
+# Congress abstract numbers in front of a title: "AB0721", "THU0234", "OP0123", "POS1234"
+_ABSTRACT_NUMBER = re.compile(r"^(?:[A-Z]{1,4}\d{2,5}[A-Z]?|[A-Z]{1,3}-\d{1,4})\s+(?=[A-Z])")
+
+
 def _fix_glued(text: str) -> str:
     """'15thPaediatric' -> '15th Paediatric'; 'Rheumatology2008' -> 'Rheumatology 2008'."""
     text = re.sub(r"(\d)(st|nd|rd|th)(?=[A-Z])", r"\1\2 ", text)
@@ -247,6 +253,11 @@ def _fix_glued(text: str) -> str:
 
 def _clean_doi(doi: str) -> str:
     return doi.rstrip(".,;:)]}'\"")
+
+
+def _reads_like_title(text: str) -> bool:
+    """Two clinical terms and hardly a comma: a title that happens to say 'Center' or 'Hospital'."""
+    return text.count(",") < 2 and len(clinical_lexicon().find(text)) >= 2
 
 
 def classify_header_line(text: str) -> str:
@@ -274,8 +285,10 @@ def classify_header_line(text: str) -> str:
         return "debris"
     if parse_authors(t):
         return "authors"
-    if _STRONG_INSTITUTION.search(t) or (_INSTITUTION.search(t) and "," in t):
+    if (_STRONG_INSTITUTION.search(t) or (_INSTITUTION.search(t) and "," in t)) and not _reads_like_title(t):
         return "affiliation"
+    if re.match(r"^\d{1,2}[.)]\s+", t) and parse_authors(t):
+        return "authors"
     return "text"
 
 
@@ -349,7 +362,9 @@ def read_header(layout: Layout, *, title: bool = True) -> tuple[Document, tuple[
     if runs and title:
         scored = sorted(runs, key=lambda r: (_title_score(r), -runs.index(r)), reverse=True)
         title_run = scored[0]
-        doc.title = sentence_case(" ".join(l.text.strip() for l in title_run)).rstrip(".")
+        raw_title = " ".join(l.text.strip() for l in title_run)
+        raw_title = _ABSTRACT_NUMBER.sub("", raw_title)  # "AB0721 Usefulness of ..."
+        doc.title = sentence_case(raw_title).rstrip(".")
         title_span = (title_run[0].start, title_run[-1].end)
         for run in runs[: runs.index(title_run)]:
             t = " ".join(l.text for l in run)
