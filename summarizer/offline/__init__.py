@@ -89,7 +89,11 @@ def _patient(view, mentions, frame, label, label_span, own, sentences) -> Patien
     manifestations, comorbidities = extract_conditions(
         view, sentences, mentions, frame.condition_keys, [span for _, span in findings], _cutoff(view, index, own)
     )
-    outcome = extract_outcome(view, sentences, mentions, index)
+    first_treatment = min((view.analysis_index(e.start) for t in treatments for e in t.evidence if e.field == "name"), default=None)
+    if first_treatment is None and sentences:
+        # no treatment: the outcome is what the last part of the story says, not the presentation
+        first_treatment = sentences[0].start + int(0.6 * (sentences[-1].end - sentences[0].start))
+    outcome = extract_outcome(view, sentences, mentions, index, first_treatment)
     treatment_spans = [(view.analysis_index(e.start), view.analysis_index(e.end)) for t in treatments for e in t.evidence if e.field == "name"]
     adverse = extract_adverse_events(view, sentences, mentions, frame.condition_keys, treatment_spans)
 

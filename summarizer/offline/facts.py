@@ -288,10 +288,10 @@ def extract_treatments(
     # an outcome sentence that names no treatment continues the story of the index
     # treatment once it has started, else of the treatments named just before it
     for response, group, in_results in free:
-        if in_results or response[0] > index_first or not group:
+        if in_results or response[0] > index_first:
             for k in index_keys:
                 accs[k].responses.append(response)
-        else:
+        else:  # before the index: the story of the treatments named just before, if any
             for acc in group:
                 acc.responses.append(response)
     index_sentence = next((s for s in sentences if s.start <= index_first < s.end), None)
@@ -524,7 +524,8 @@ _NAME_TAIL = re.compile(
 )
 _NOT_FINDING_NAME = re.compile(
     r"\b(?:day|days|week|weeks|month|months|year|years|hours?|dose|doses|patient|she|he|her|his|it|they|we|after|before|"
-    r"within|from|since|until|then|aged|age|born|gestation|weight|height|temperature|fever)\b",
+    r"within|from|since|until|then|aged|age|born|gestation|weight|height|temperature|fever|ref|reference|range|normal|nv|"
+    r"limit|upper|lower|cut-?off)\b",
     re.I,
 )
 
@@ -557,9 +558,9 @@ def _value_name(text: str, floor: int, pos: int, mentions: Mentions) -> tuple[st
     if verb:
         start += verb.end()
         chunk = chunk[verb.end():]
-    chunk = re.sub(r"\s*\([^)]*\)\s*$", "", chunk)  # "left ventricular ejection fraction (LVEF)"
-    while True:
+    while True:  # "Erythrocyte sedimentation rate (ESR) was" -> "Erythrocyte sedimentation rate"
         new = _NAME_TAIL.sub("", chunk.rstrip(" :=,")).rstrip(" :=,")
+        new = re.sub(r"\s*\([^)]*\)\s*$", "", new)
         if new == chunk:
             break
         chunk = new
@@ -607,6 +608,8 @@ def extract_findings(view: TextView, sentences: list[Sentence], mentions: Mentio
                 found.append((subj_start, name, _RESULT_WORDS[m.group("res").lower()], subj_start, m.end()))
         # "C-reactive protein was 168 mg/L, albumin 24 g/L and platelet count 612 x 10^9/L"
         for m in _LAB_VALUE.finditer(text, s.start, s.end):
+            if m.group("unit").lower().replace(" ", "") in {"y/o", "yo"}:
+                continue  # "a 24 y/o man": an age
             if _DOSE_UNIT.match(m.group("unit")) or re.match(r"\s*(?:daily|weekly|orally|intravenously|subcutaneously)\b", text[m.end() : m.end() + 16], re.I):
                 continue
             named = _value_name(text, s.start, m.start(), mentions)
@@ -809,11 +812,15 @@ def extract_conditions(
 # Outcome and adverse events
 
 
-def extract_outcome(view: TextView, sentences: list[Sentence], mentions: Mentions, index: Treatment | None) -> Outcome:
+def extract_outcome(
+    view: TextView, sentences: list[Sentence], mentions: Mentions, index: Treatment | None, treated_from: int | None = None
+) -> Outcome:
     """The patient's outcome: death if stated, else the index treatment's response, else the last outcome phrase.
 
     The description joins the last positive statement with a negative one when
     both are present ("improvement of the skin lesions; no recovery of muscle strength").
+    Before ``treated_from`` (the first treatment), "worsened" and "resolved" describe the
+    illness, not the outcome.
     """
     text = view.text
     for s in sentences:
@@ -827,7 +834,7 @@ def extract_outcome(view: TextView, sentences: list[Sentence], mentions: Mention
         if s.section in {"conclusion", "discussion"}:
             continue
         for start, end, value, negated in _response_cues(text, s, mentions):
-            if _effective(value, negated) and value != "died":
+            if _effective(value, negated) and value != "died" and (treated_from is None or start >= treated_from):
                 statements.append((start, end, value, negated, s))
     status = index.response if index and index.response != "not_reported" else None
     plain = [x for x in statements if _affirmative(x[2], x[3])]

@@ -68,15 +68,28 @@ def clause_end(text: str, pos: int, ceiling: int) -> int:
     return m.start() if m else ceiling
 
 
+_LIST_VERB = re.compile(
+    r"\b(?:was|were|is|are|had|has|have|developed|showed|revealed|presented|received|started|noted|found|became|worsened|improved|but|however|although)\b",
+    re.I,
+)
+
+
 def is_negated(text: str, start: int, floor: int = 0, window: int = 6) -> bool:
-    """True when a negation cue governs the phrase starting at ``start``."""
+    """True when a negation cue governs the phrase starting at ``start``: within a few
+    words before it, or at the head of the list it belongs to ("He did not
+    experience fevers, chills, night sweats, ... or hematuria")."""
     cs = clause_start(text, start, floor)
     before = text[cs:start]
     toks = tokens(before)[-window:]
     if not toks:
         return False
-    span_start = cs + toks[0][1]
-    return bool(find_cues(text, "negation", span_start, start))
+    if find_cues(text, "negation", cs + toks[0][1], start):
+        return True
+    for c in find_cues(text, "negation", cs, start):
+        between = text[c.end : start]
+        if "," in between and not _LIST_VERB.search(between):
+            return True
+    return False
 
 
 class Mentions:

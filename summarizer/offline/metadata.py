@@ -155,7 +155,14 @@ def is_name(item: str) -> bool:
     return real >= 2 and not _INSTITUTION.search(item)
 
 
+_DEGREES = re.compile(
+    r",?\s*\b(?:MD|M\.D\.|PhD|Ph\.D\.|DO|MS|MSc|BS|BSc|MPH|MBBS|MBChB|FRCP|FRCPC|FACP|FACR|FAAP|RN|PharmD|DPhil|MA|BA|CAQSM|DNB|DM|MRCP|MRCPCH)\b\.?(?=\s*(?:,|;|$|\s+and\b))"
+)
+
+
 def split_author_items(text: str) -> list[str]:
+    text = _KV_AUTHORS.sub("", text)
+    text = _DEGREES.sub("", text)  # "Jacob Doyle, MS, DO"
     text = re.sub(r"^\s*\d{1,2}[.)]\s+", "", text)  # "1. P. Faggioli," in a numbered list
     text = _MARKER.sub(" ", text)
     parts = re.split(r"\s+[-\u2013\u2014]\s+|[,;\u2022\u00b7]|\s+and(?:\s+|$)|\s*&\s*|\s+et\s+", text)
@@ -260,8 +267,16 @@ def _reads_like_title(text: str) -> bool:
     return text.count(",") < 2 and len(clinical_lexicon().find(text)) >= 2
 
 
+_KV_AUTHORS = re.compile(r"^(?:authors?|presenters?|author/presenter(?:\s+full\s+name)?|presenting\s+author|submitted\s+by|by)\s*:\s*", re.I)
+_KV_AFFILIATION = re.compile(r"^(?:affiliations?|institutions?|institution\(s\)|address)\s*:\s*", re.I)
+
+
 def classify_header_line(text: str) -> str:
     t = re.sub(r"^[\u2022\u25aa\u25cf\u00b7*\-]\s*", "", text.strip())
+    if _KV_AUTHORS.match(t):
+        return "authors"
+    if _KV_AFFILIATION.match(t):
+        return "affiliation"
     bare = strip_markers(t)
     if not bare:
         return "debris"
@@ -316,7 +331,7 @@ def read_header(layout: Layout, *, title: bool = True) -> tuple[Document, tuple[
             else:
                 authors += parse_authors(t) or []
         elif kind == "affiliation":
-            affiliations += split_affiliations(t)
+            affiliations += split_affiliations(_KV_AFFILIATION.sub("", t))
         elif kind == "doi" and not doc.doi:
             doc.doi = _clean_doi(DOI.search(t).group(0))
         elif kind == "date":

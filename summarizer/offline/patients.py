@@ -59,11 +59,12 @@ _ORDINAL_START = re.compile(
 )
 _ANCHOR = re.compile(
     rf"\b\d+(?:[.,]\d+)?[\s-]*(?:year|yr|month|week|day)s?[\s-]*old\b|\baged\s+\d|"
-    rf"\b(?:our|the|this|a|an)\s+(?:[\w-]+\s+){{0,3}}?{_PERSON}s?\b|\b(?:case|patient)\s*\d|\b(?:she|he|her|his|him)\b",
+    rf"\b(?:our|the|this|a|an)\s+(?:[\w/-]+\s+){{0,3}}?{_PERSON}s?\b|\b(?:case|patient)\s*\d|\b(?:she|he|her|his|him)\b|"
+    rf"\b\d{{1,3}}\s*(?:y/o|yo|y\.o\.)(?=\W)",
     re.I,
 )
 _INTRO = re.compile(
-    rf"(?:^|\b(?:a|an|the)\s+)(?:[\w-]+\s+){{0,2}}?\d+(?:[.,]\d+)?[\s-]*(?:year|yr|month|week|day)s?[\s-]*old\b|"
+    rf"(?:^|\b(?:a|an|the)\s+)(?:[\w-]+\s+){{0,2}}?\d+(?:[.,]\d+)?(?:[\s-]*(?:year|yr|month|week|day)s?[\s-]*old\b|\s*(?:y/o|yo)\b)|"
     rf"\b(?:a|an)\s+(?:[\w-]+\s+){{0,3}}?{_PERSON}\s+(?:aged|of)\s+\d",
     re.I,
 )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ..layout import Layout
 from ..vocab import Match
-from .mentions import TREATMENT_KINDS, Mentions, cue_words, find_cues
+from .mentions import TREATMENT_KINDS, Mentions, cue_words, find_cues, is_negated
 from .facts import _clean_name, _extend_manifestation, _history_scopes, source_text
 
 FOLLOW_UP = re.compile(
@@ -82,7 +82,8 @@ def frame_study(layout: Layout, mentions: Mentions, title_span: tuple[int, int] 
         history = [span for sec in layout.sections if sec.kind in {"case", "body", "methods"} for s in sec.sentences for span in _history_scopes(text, s)]
         body = [
             m for m in mentions.matches
-            if m.has("disease") and _in_body(layout, m.start) and not _denied(text, m) and not any(a <= m.start < b for a, b in history)
+            if m.has("disease") and _in_body(layout, m.start) and not _denied(text, m) and not is_negated(text, m.start, max(0, m.start - 300))
+            and not any(a <= m.start < b for a, b in history)
         ]
         if body:
             cond = _diagnosed_disease(text, body)
