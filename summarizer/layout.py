@@ -40,6 +40,10 @@ _ABBREV = {
     "mos", "hr", "hrs", "sec", "vit", "sp", "spp", "var", "ed", "eds", "jan", "feb", "mar", "apr",
     "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "u.k", "b.i.d", "t.i.d", "q.d",
 }
+# MEDLINE/PubMed export ("PMID- 123", "TI  - Title", continuation lines indented)
+_MEDLINE_FIELD = re.compile(r"^(?P<tag>[A-Z]{2,4}) {0,3}- (?P<value>.*(?:\n {2,}\S.*)*)", re.M)
+# A heading inside running text: "... in 2004. CASE REPORT: A 63-year-old ..."
+_MIDLINE_HEADING = re.compile(r"[.!?][\"')\]]?\s+(?P<label>[A-Z][A-Za-z /&\-]{2,40}?)\s*:\s+(?=\S)")
 _SENT_END = re.compile(r"[.!?](?:[\"')\]]+)?(?=\s+[\"'(\[]?[A-Z0-9\u00c0-\u024f])")
 
 
@@ -143,7 +147,13 @@ class Layout:
         self.lines = split_lines(self.text)
         self.header_lines: list[Line] = []
         self.sections: list[Section] = []
-        self._parse()
+        # MEDLINE records: tag -> [(value start, value end)], in order
+        self.medline: dict[str, list[tuple[int, int]]] = {}
+        if re.match(r"\s*PMID- ?\d", self.text):
+            self._parse_medline()
+        if not self.medline:
+            self._parse()
+        self.sections = [part for sec in self.sections for part in _split_midline(sec, self.text)]
         self._sentences: list[Sentence] | None = None
 
     @property
@@ -278,6 +288,18 @@ class Layout:
         for sec in self.sections:
             sec.text = self.text
 
+    def _parse_medline(self) -> None:
+        """A PubMed export: metadata lives in tagged fields, the abstract in AB."""
+        for m in _MEDLINE_FIELD.finditer(self.text):
+            self.medline.setdefault(m.group("tag"), []).append((m.start("value"), m.end("value")))
+        if "TI" not in self.medline and "AB" not in self.medline:
+            self.medline = {}  # only the PMID line is tagged: not a MEDLINE record after all
+            return
+        abstract = self.medline.get("AB")
+        if abstract:
+            start, end = abstract[0]
+            self.sections.append(Section("body", None, start, end, text=self.text))
+
     # -- queries -----------------------------------------------------------
     def section_at(self, pos: int) -> Section | None:
         for sec in self.sections:
@@ -286,6 +308,23 @@ class Layout:
         return None
 
 _AGE_INTRO = re.compile(r"\b\d{1,3}(?:[.,]\d+)?[\s-]*(?:year|yr|month|week|day)s?[\s-]*old\b|\baged\s+\d", re.I)
+
+
+def _split_midline(sec: Section, text: str) -> list[Section]:
+    """Split a section at headings written inside its running text."""
+    if sec.kind not in BODY_KINDS:
+        return [sec]
+    out = [sec]
+    for m in _MIDLINE_HEADING.finditer(text, sec.start, sec.end):
+        label = m.group("label")
+        kind = heading_kind(label)
+        if kind is None or kind in {"figure", "affiliations"} or not (label.isupper() or label.split()[0].istitle()):
+            continue
+        cur = out[-1]
+        a = m.start("label")
+        out[-1] = Section(cur.kind, cur.heading, cur.start, len(text[:a].rstrip()), cur.heading_span, text)
+        out.append(Section(kind, label, m.end(), cur.end, (a, a + len(label)), text))
+    return out
 
 
 def _opens_case(text: str) -> bool:

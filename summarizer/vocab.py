@@ -149,6 +149,8 @@ class Lexicon:
                 if entries:
                     hit = (j, entries)
                     break
+            if hit and hit[0] - i == 1 and len(raw[i]) <= 4 and _glued(toks, i, hit[0]):
+                hit = None  # "CD" in "CD20", "IL" in "IL6": part of a longer identifier
             if hit:
                 j, entries = hit
                 s, e = toks[i][1], toks[j - 1][2]
@@ -182,6 +184,11 @@ class Lexicon:
         lex._groups = [tuple(Entry(*e) for e in g) for g in groups]
         lex._group_ids = {}
         return lex
+
+
+def _glued(toks, i: int, j: int) -> bool:
+    """True when tokens i..j touch a letter or digit run on either side."""
+    return (i > 0 and toks[i - 1][2] == toks[i][1]) or (j < len(toks) and toks[j - 1][2] == toks[j][1])
 
 
 def _adjacent(text: str, toks, i: int, j: int) -> bool:

@@ -136,6 +136,62 @@ def test_review_abstract_has_no_individual_patients():
     assert s.patients == [] and s.study.design == "review"
 
 
+def test_case_report_with_a_literature_review_still_reports_its_patient():
+    s = extract(
+        "Optic neuritis after nivolumab: case report and review of the literature\n\n"
+        "Neuroophthalmol Rep. 2011 Mar-Apr;26(2):68-73. doi: 10.1234/nor26068.\n\n"
+        "Abstract\n\nA 59-year-old man with melanoma developed blurred vision after nivolumab. "
+        "He received methylprednisolone and recovered.\n"
+    )
+    assert s.study.design == "case_report" and len(s.patients) == 1
+    d = s.document
+    assert (d.journal, d.year, d.volume, d.issue, d.pages, d.doi) == ("Neuroophthalmol Rep", 2011, "26", "2", "68-73", "10.1234/nor26068")
+    assert (s.patients[0].age_years, s.patients[0].sex) == (59, "male")
+
+
+def test_medline_export_fields_and_inline_headings():
+    text = (
+        "PMID- 12345678\nOWN - NLM\nVI  - 12\nIP  - 3\nDP  - 2019 Mar\n"
+        "TI  - Refractory pyoderma gangrenosum treated with ustekinumab: a\n      case report.\n"
+        "PG  - 45-48\nLID - 10.1000/xyz.2019.12 [doi]\n"
+        "AB  - BACKGROUND: Pyoderma gangrenosum is treated with infliximab in other\n"
+        "      patients. CASE PRESENTATION: A 52-year-old woman presented with a painful\n"
+        "      ulcer. Biopsy showed a dense neutrophilic\n      infiltrate. Ustekinumab was started\n"
+        "      and the ulcer healed. CONCLUSIONS: Ustekinumab may help.\n"
+        "FAU - Smith, Jane A\nAU  - Smith JA\nAD  - Department of Dermatology, University Hospital, Lyon, France.\n"
+        "FAU - van der Berg, Piet\nDEP - 20190215\nJT  - Journal of dermatological cases\nOT  - ustekinumab\n"
+    )
+    s = extract(text)
+    d = s.document
+    assert d.title == "Refractory pyoderma gangrenosum treated with ustekinumab: a case report"
+    assert d.authors == ["Jane A Smith", "Piet van der Berg"]
+    assert d.affiliations == ["Department of Dermatology, University Hospital, Lyon, France"]
+    assert (d.journal, d.year, d.volume, d.issue, d.pages) == ("Journal of dermatological cases", 2019, "12", "3", "45-48")
+    assert (d.doi, d.published, d.keywords) == ("10.1000/xyz.2019.12", "2019-02-15", ["ustekinumab"])
+    (p,) = s.patients
+    # "infliximab ... in other patients" sits under the inline BACKGROUND heading
+    assert [t.name for t in p.treatments] == ["ustekinumab"]
+    (biopsy,) = [f for f in p.findings if f.name == "biopsy"]
+    assert biopsy.result == "a dense neutrophilic infiltrate"
+    # a finding wrapped over lines is quoted whole
+    assert biopsy.evidence[0].quote.endswith("infiltrate")
+    assert check_offsets(s, text) == []
+
+
+def test_identifiers_doses_and_test_names_are_not_facts():
+    _, p = _one(
+        "Case report\nA 46-year-old woman with Hodgkin lymphoma had malignant cells that were CD20+ and "
+        "haemoglobin 9.1 g/dL. She received doxorubicin 25mg/m2, vinblastine 6mg/m2 and the monoclonal antibody "
+        "rituximab. Polymerase chain reaction was negative for JC virus. She remained in remission."
+    )
+    assert "crohn disease" not in [c.lower() for c in p.comorbidities + p.manifestations]
+    results = {f.name: f.result for f in p.findings}
+    assert results.get("haemoglobin") == "9.1 g/dL"
+    assert not any(r.startswith(("25", "6")) for r in results.values()), results  # doses are not lab values
+    assert [t.name for t in p.treatments] == ["doxorubicin", "vinblastine", "rituximab"]
+    assert p.adverse_events.status == "not_reported"
+
+
 def test_no_seed_specific_text_in_code_or_prompts():
     banned = re.compile(r"serradj|abiayad|meghari|allal|van royen|kerkhof|wilhelmina|oran, algeria|1546-0096|P215|ea6a1c9a960d91e2|22dd3392854c3327", re.I)
     hits = [

@@ -85,6 +85,9 @@ _EXCLUDE_BEFORE = re.compile(r"\b(?:exclude[ds]?|excluding|rule\s+out|ruled\s+ou
 
 
 def ev(view: TextView, start: int, end: int, field_name: str | None = None) -> Evidence:
+    span = view.text[start:end]
+    if span.strip():  # no blanks at the edges of a quote
+        start, end = start + len(span) - len(span.lstrip()), end - len(span) + len(span.rstrip())
     quote, s, e = view.quote(start, end)
     return Evidence(quote=quote, start=s, end=e, field=field_name)
 
@@ -184,6 +187,9 @@ def treatment_units(text: str, matches: list[Match]) -> list[_Unit]:
         if units:
             u = units[-1]
             gap = text[u.end : m.start]
+            if not paren_open and gap == " " and len(u.matches) == 1 and not u.matches[0].has("drug") and u.matches[0].has("drug_class") and m.has("drug"):
+                units[-1] = _Unit(treatment_key(m), m.start, m.end, m.surface, [m])  # "the monoclonal antibody rituximab"
+                continue
             if not paren_open and re.fullmatch(r"\s*[-\u2013/+]\s*|[ ]", gap):
                 u.end, u.surface = m.end, text[u.start : m.end]
                 u.matches.append(m)
@@ -510,7 +516,7 @@ _LAB_UNIT = (
     r"%|mm\s*Hg|mmHg|bpm|beats/min|/mm[3\u00b3]|/\u00b5L|/\u03bcL|/HPF|/hpf)"
 )
 _LAB_VALUE = re.compile(rf"(?P<val>[<>\u2264\u2265]?\s*\d[\d,.]*(?:\s*[-\u2013]\s*\d[\d,.]*)?\s*(?P<unit>{_LAB_UNIT}))", re.I)
-_DOSE_UNIT = re.compile(r"^(?:mg|g|\u00b5g|\u03bcg|mcg|ug|IU|U|units?|mL|ml)\s*/\s*(?:kg|m2|m\u00b2|d|day|dose|week|wk|h|hour|month|cycle|infusion|bolus)", re.I)
+_DOSE_UNIT = re.compile(r"(?:mg|g|\u00b5g|\u03bcg|mcg|ug|IU|U|units?|mL|ml)\s*/\s*(?:kg|m2|m\u00b2|d|day|dose|week|wk|h|hour|month|cycle|infusion|bolus)(?![a-zA-Z])", re.I)
 _NAME_LEAD = re.compile(
     r"^(?:and|with|while|whereas|but|the|a|an|her|his|their|serum|plasma|blood|initial|admission|peak|baseline|"
     r"showed|revealed|demonstrated|included|including|of|on|at|in)\s+",
@@ -523,7 +529,7 @@ _NAME_TAIL = re.compile(
     re.I,
 )
 _NOT_FINDING_NAME = re.compile(
-    r"\b(?:day|days|week|weeks|month|months|year|years|hours?|dose|doses|patient|she|he|her|his|it|they|we|after|before|"
+    r"\b(?:day|days|week|weeks|month|months|year|years|hours?|dose|doses|patient|she|he|her|his|it|they|we|that|which|who|after|before|"
     r"within|from|since|until|then|aged|age|born|gestation|weight|height|temperature|fever|ref|reference|range|normal|nv|"
     r"limit|upper|lower|cut-?off)\b",
     re.I,
@@ -553,7 +559,7 @@ def _value_name(text: str, floor: int, pos: int, mentions: Mentions) -> tuple[st
         start = paren + 1
     chunk = text[start:pos]
     verb = None
-    for verb in re.finditer(r"\b(?:showed|revealed|demonstrated|included|including|disclosed|found|with)\b|:", chunk, re.I):
+    for verb in re.finditer(r"\b(?:showed|revealed|demonstrated|included|including|disclosed|found|with|had|has|having)\b|:", chunk, re.I):
         pass
     if verb:
         start += verb.end()
@@ -610,7 +616,7 @@ def extract_findings(view: TextView, sentences: list[Sentence], mentions: Mentio
         for m in _LAB_VALUE.finditer(text, s.start, s.end):
             if m.group("unit").lower().replace(" ", "") in {"y/o", "yo"}:
                 continue  # "a 24 y/o man": an age
-            if _DOSE_UNIT.match(m.group("unit")) or re.match(r"\s*(?:daily|weekly|orally|intravenously|subcutaneously)\b", text[m.end() : m.end() + 16], re.I):
+            if _DOSE_UNIT.match(text, m.start("unit"), m.end() + 3) or re.match(r"\s*(?:daily|weekly|orally|intravenously|subcutaneously)\b", text[m.end() : m.end() + 16], re.I):
                 continue
             named = _value_name(text, s.start, m.start(), mentions)
             if named:
@@ -635,9 +641,11 @@ def extract_findings(view: TextView, sentences: list[Sentence], mentions: Mentio
             sh = _SHOWED.match(text, t.end, s.end)
             kind = t.first("test").extra
             if sh and kind in {"imaging", "biopsy", "physiology", "microbiology", "genetic", "screening"}:
-                res = _trim_result(source_text(view, sh.start("res"), sh.end("res")))
+                raw = text[sh.start("res") : sh.end("res")]  # analysis text: lengths are offsets
+                res = _trim_result(raw)
                 if res:
-                    found.append((t.start, name, res, t.start, sh.start("res") + len(res)))
+                    a = sh.start("res") + raw.find(res)
+                    found.append((t.start, name, source_text(view, a, a + len(res)), t.start, a + len(res)))
             # "disease activity decreased along with the muscle enzyme levels", "CK levels normalized"
             tb = _TREND_BEFORE.search(text[max(s.start, t.start - 60) : t.start])
             ta = _TREND_AFTER.match(text[t.end : min(s.end, t.end + 40)])
@@ -677,7 +685,12 @@ def _last_break(text: str, floor: int, pos: int) -> int:
 
 
 def _trim_result(res: str) -> str:
-    res = re.split(r",\s*(?:and\s+)?(?:which|with|while|whereas|but|so|the|she|he)\b|\s+(?:and|but)\s+(?:the|she|he|a|an)\s", res)[0]
+    res = re.split(
+        r",\s*(?:and\s+)?(?:which|with|while|whereas|but|so|the|she|he)\b|\s+(?:and|but)\s+(?:the|she|he|a|an)\s"
+        r"|,\s*(?:and\s+)?(?:[\w-]+\s+){1,3}(?:showed|revealed|demonstrated|confirmed|disclosed|found)\b",  # the next test's clause
+        res,
+    )[0]
+    res = re.sub(r"^that\s+", "", res)
     words = res.split()
     if len(words) > 10:
         res = " ".join(words[:10])
@@ -960,9 +973,12 @@ def extract_adverse_events(
                     if c.end() <= m.start < ce and re.search(r"\b(?:developed|experienced|suffered)\b", text[c.end() : m.start], re.I):
                         add(m, (c.start(), c.end()))
         # adverse-event words: "side effects: nausea", "injection-site reactions occurred"
+        tests = mentions.within(s.start, s.end, "test")
         for c in find_cues(text, "ae_word", s.start, s.end):
             if is_negated(text, c.start, s.start) or c.surface.lower() in {"induced", "drug-induced"}:
                 continue
+            if any(t.start <= c.start and c.end <= t.end for t in tests):
+                continue  # "polymerase chain reaction" is a test, not a reaction
             if c.surface.lower() in {"reaction", "reactions"} and not re.search(r"[\w-]+[\s-]+$", text[max(s.start, c.start - 20) : c.start]):
                 continue
             a, b = clause_start(text, c.start, s.start), clause_end(text, c.end, s.end)

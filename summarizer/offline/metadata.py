@@ -91,7 +91,7 @@ CITATION_PATTERNS = [
     ),
     # NLM style: "J Dermatol. 2019 Mar;46(3):e95-e97."
     re.compile(
-        r"(?P<journal>[A-Z][A-Za-z .&'()\-]{2,80}?)\.?\s+(?P<year>(?:19|20)\d{2})(?:\s+[A-Z][a-z]{2,8}(?:\s+\d{1,2})?)?\s*;\s*"
+        r"(?P<journal>[A-Z][A-Za-z .&'()\-]{2,80}?)\.?\s+(?P<year>(?:19|20)\d{2})(?:\s+[A-Z][a-z]{2,8}(?:-[A-Z][a-z]{2,8})?(?:\s+\d{1,2})?)?\s*;\s*"
         r"(?P<volume>\d{1,4})\s*(?:\((?P<issue>[^)]{1,20})\))?\s*:\s*(?P<pages>[A-Za-z]{0,3}\d+[A-Za-z0-9]*(?:\s*[-\u2013]\s*[A-Za-z]{0,3}\d+)?)"
     ),
     # BMC page: "Journal of Medical Case Reports volume 12, Article number: 45 (2018)"
@@ -311,6 +311,8 @@ def read_header(layout: Layout, *, title: bool = True) -> tuple[Document, tuple[
     """The document metadata, and the analysis span of the title (None when there is no title).
 
     ``title=False`` skips choosing the title and congress section (the costly part)."""
+    if layout.medline:
+        return _read_medline(layout)
     doc = Document()
     title_span = None
     header = layout.header_lines
@@ -418,6 +420,38 @@ def read_header(layout: Layout, *, title: bool = True) -> tuple[Document, tuple[
 
     doc.authors = _dedupe(authors)
     doc.affiliations = _dedupe(affiliations)
+    return doc, title_span
+
+
+def _read_medline(layout: Layout) -> tuple[Document, tuple[int, int] | None]:
+    """A PubMed export ("MEDLINE" format): every field is tagged, nothing to guess."""
+    fields = layout.medline
+
+    def values(tag: str) -> list[str]:
+        return [re.sub(r"\s+", " ", layout.text[a:b]).strip() for a, b in fields.get(tag, [])]
+
+    def first(*tags: str) -> str | None:
+        return next((v for t in tags for v in values(t) if v), None)
+
+    doc = Document()
+    title_span = fields["TI"][0] if "TI" in fields else None
+    doc.title = (first("TI") or "").rstrip(".") or None
+    # "FAU - Doyle, Jacob" -> "Jacob Doyle"; "AU - Doyle J" as written when there is no full name
+    doc.authors = [" ".join(reversed([p.strip() for p in v.split(",", 1)])) for v in values("FAU")] or values("AU")
+    doc.affiliations = _dedupe([a for v in values("AD") for a in split_affiliations(v) or [v]])
+    doc.journal = first("JT", "TA")
+    m = re.match(r"((?:19|20)\d{2})", first("DP") or "")
+    doc.year = int(m.group(1)) if m else None
+    doc.volume, doc.issue, doc.pages = first("VI"), first("IP"), first("PG")
+    doi = next((v for v in values("LID") + values("AID") if v.endswith("[doi]")), None)
+    doc.doi = _clean_doi(doi[: -len("[doi]")].strip()) if doi else None
+    dep = first("DEP")
+    if dep and re.fullmatch(r"\d{8}", dep):
+        doc.published = f"{dep[:4]}-{dep[4:6]}-{dep[6:]}"
+    else:
+        doc.published = parse_date(first("DP") or "")
+    doc.keywords = [k.lstrip("*") for k in values("OT")]
+    doc.conflict_of_interest = first("COIS")
     return doc, title_span
 
 

@@ -268,7 +268,8 @@ def _in_body(layout: Layout, pos: int) -> bool:
 def design_hint(layout: Layout, title: str | None) -> str | None:
     """review / trial / cohort when the title or aims say so, else None."""
     scope = " ".join([title or ""] + [s.text for sec in layout.sections if sec.kind in {"objective", "methods"} for s in sec.sentences[:4]])
-    if _REVIEW.search(title or "") or (_REVIEW.search(scope) and not re.search(r"\bcase\s+(?:report|series)\b", title or "", re.I)):
+    # "...: case report and review of the literature" still reports its own patient
+    if _REVIEW.search(scope) and not re.search(r"\bcase\s+(?:report|series|study)\b|\b(?:a|one|two|three)\s+cases?\b", title or "", re.I):
         return "review"
     if _TRIAL.search(scope):
         return "trial"
