@@ -234,6 +234,8 @@ class Layout:
                 body_start_line = i
                 break
             a, b = para_of[i]
+            if i == a and b > a and not is_prose(line.text) and not line.text.endswith(".") and self._line_heading(lines[i + 1]):
+                continue  # a title directly above "Background ...": the body starts at the heading
             if i == a:
                 joined = " ".join(ln.text for ln in lines[a : b + 1])
                 # a paragraph of running text has verbs; a title over an author list does not

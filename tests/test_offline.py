@@ -192,6 +192,19 @@ def test_identifiers_doses_and_test_names_are_not_facts():
     assert p.adverse_events.status == "not_reported"
 
 
+def test_title_directly_above_a_heading_and_history_phrases():
+    s = extract(
+        "Pleural empyema in a 63-year-old smoker: a case report\n"
+        "Background Empyema is a rare complication of pneumonia and is seen mostly in older adults with risk factors.\n"
+        "Case presentation\nA 63-year-old man, a known case of diabetes mellitus, presented with fever and chest pain. "
+        "He had a smoking history of 30 pack years. He received piperacillin and recovered.\n"
+    )
+    assert s.document.title == "Pleural empyema in a 63-year-old smoker: a case report"
+    (p,) = s.patients
+    assert "diabetes mellitus" in p.comorbidities and "smoking" in p.comorbidities
+    assert "smoking" not in p.manifestations and "fever" in p.manifestations
+
+
 def test_no_seed_specific_text_in_code_or_prompts():
     banned = re.compile(r"serradj|abiayad|meghari|allal|van royen|kerkhof|wilhelmina|oran, algeria|1546-0096|P215|ea6a1c9a960d91e2|22dd3392854c3327", re.I)
     hits = [

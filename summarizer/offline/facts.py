@@ -718,6 +718,9 @@ def _history_scopes(text: str, s: Sentence) -> list[tuple[int, int]]:
     for c in find_cues(text, "history", s.start, s.end):
         m = _HISTORY_END.search(text, c.end, s.end)
         scopes.append((c.start, m.start() if m else s.end))
+    # "a smoking history of 10 pack years", "a known case of hypertension"
+    for m in re.finditer(r"\b(?:[\w-]+\s+){1,2}(?=history\b)|\bknown\s+case\s+of\s+(?:[\w-]+\s+){1,3}", text[s.start : s.end], re.I):
+        scopes.append((s.start + m.start(), s.start + m.end()))
     for m in _INTRO_WITH.finditer(text, s.start, s.end):
         end = _HISTORY_END.search(text, m.end(), s.end)
         if end:  # only when a verb follows: otherwise "with" introduces the presentation
