@@ -36,8 +36,11 @@ def gloss(term: str) -> str:
     key = fold_key(term)
     if key in g:
         return g[key]
+    toks = tokens(term)
+    if len(toks) > 2:
+        return term  # "acute promyelocytic leukemia": half-translated names help nobody
     out, changed = [], False
-    for tok, _, _ in tokens(term):
+    for tok, _, _ in toks:
         lay = g.get(fold_key(tok))
         if lay and "(" not in lay and len(lay.split()) <= 2:
             out.append(lay)

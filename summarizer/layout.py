@@ -218,6 +218,7 @@ class Layout:
                 para_of[k] = (i, j)
             i = j + 1
         body_start_line = None
+        first_line = next((k for k, ln in enumerate(lines) if not ln.blank), 0)
         for i, line in enumerate(lines):
             if line.blank:
                 continue
@@ -234,8 +235,15 @@ class Layout:
                 body_start_line = i
                 break
             a, b = para_of[i]
-            if i == a and b > a and not is_prose(line.text) and not line.text.endswith(".") and self._line_heading(lines[i + 1]):
-                continue  # a title directly above "Background ...": the body starts at the heading
+            if i == a == first_line and b > a and not is_prose(line.text) and not line.text.endswith("."):
+                nxt = lines[i + 1]
+                h_next = self._line_heading(nxt)
+                if not _BULLET.match(nxt.text) and (
+                    (h_next and h_next[0] in BODY_KINDS and (h_next[2] < nxt.end or self._content_follows(i + 1)))
+                    or _LABEL.fullmatch(nxt.text.rstrip(":. "))
+                ):
+                    body_start_line = i + 1  # a title line directly above "Background ..." or "Case 1"
+                    break
             if i == a:
                 joined = " ".join(ln.text for ln in lines[a : b + 1])
                 # a paragraph of running text has verbs; a title over an author list does not
@@ -276,6 +284,12 @@ class Layout:
                 h = ("boilerplate", line.end, line.start)
             if h is None and current is not None and current.kind not in {"references"} and _looks_like_reference(line.text):
                 h = ("references", line.start, line.start)
+            if h is None and current is not None and current.kind in BODY_KINDS and _FIGURE.match(line.text) and len(line.text.split()) > 4:
+                # a caption line inside the text ("Fig. 1 MRI showing ..."): set aside, then the text goes on
+                self.sections.append(current)
+                self.sections.append(Section("figure", None, line.start, line.end, (line.start, line.start)))
+                current = Section(current.kind, None, line.end, line.end)
+                continue
             if h:
                 kind, h_end, b_start = h
                 if current is not None:

@@ -205,6 +205,50 @@ def test_title_directly_above_a_heading_and_history_phrases():
     assert "smoking" not in p.manifestations and "fever" in p.manifestations
 
 
+def test_bare_case_labels_under_a_title_and_captions_between_cases():
+    s = extract(
+        "Two cases of septic thrombophlebitis of the neck\n"
+        "Case 1\n"
+        "A 31-year-old man was admitted with sore throat and fever [C-reactive protein 210 mg/L]. "
+        "He received meropenem and improved.\n"
+        "Fig. 1 Case 1: CT of the neck showing thrombosis of the internal jugular vein in a 70-year-old woman.\n"
+        "Case 2\n"
+        "A 58-year-old woman with diabetes presented with neck swelling. She was treated with clindamycin and recovered.\n"
+    )
+    assert s.document.title == "Two cases of septic thrombophlebitis of the neck"
+    assert [(p.label, p.age_years, p.sex) for p in s.patients] == [("Case 1", 31, "male"), ("Case 2", 58, "female")]
+    assert {f.name: f.result for f in s.patients[0].findings}["C-reactive protein"] == "210 mg/L"
+    assert [t.name for t in s.patients[1].treatments] == ["clindamycin"]
+
+
+def test_journal_masthead_with_glued_affiliation_letters():
+    d = extract(
+        "J Hepatol Rep\n"
+        "Journal of Hepatology Reports, ISSN 1234-5678 print, 1234-5679 online, Open Access\n\n"
+        "Volume 9, Number 2, May 2021, pages 40-44\n\n"
+        "Hepatitis E in a kidney transplant recipient\n\n"
+        "Marta Silvaa, Pedro Costab, Ines Rochaa\n\n"
+        "aDepartment of Nephrology, Central Hospital, Porto, Portugal\n"
+        "bDepartment of Virology, University Hospital, Lisbon, Portugal\n"
+        "cCorresponding Author: Pedro Costa, Department of Virology, University Hospital, Lisbon, Portugal\n\n"
+        "Manuscript submitted March 2, 2021, accepted March 20, 2021, published online April 5, 2021\n"
+        "Short title: Hepatitis E After Transplant\n\n"
+        "Abstract\n\nA 45-year-old man on tacrolimus had raised liver enzymes. He was treated with ribavirin and cleared the virus.\n"
+    ).document
+    assert d.title == "Hepatitis E in a kidney transplant recipient"
+    assert d.authors == ["Marta Silva", "Pedro Costa", "Ines Rocha"]
+    assert d.affiliations == ["Department of Nephrology, Central Hospital, Porto, Portugal", "Department of Virology, University Hospital, Lisbon, Portugal"]
+    assert (d.journal, d.year, d.volume, d.issue, d.pages, d.published) == ("Journal of Hepatology Reports", 2021, "9", "2", "40-44", "2021-04-05")
+
+
+def test_a_drug_named_as_not_given_is_not_a_treatment():
+    _, p = _one(
+        "Case report\nA 50-year-old man with Crohn disease had been treated with infliximab, but not azathioprine. "
+        "He developed a fistula and was given ustekinumab, which healed it."
+    )
+    assert [t.name for t in p.treatments] == ["infliximab", "ustekinumab"]
+
+
 def test_no_seed_specific_text_in_code_or_prompts():
     banned = re.compile(r"serradj|abiayad|meghari|allal|van royen|kerkhof|wilhelmina|oran, algeria|1546-0096|P215|ea6a1c9a960d91e2|22dd3392854c3327", re.I)
     hits = [

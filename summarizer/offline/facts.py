@@ -144,6 +144,8 @@ def _is_given(text: str, m: Match, floor: int) -> bool:
         return False
     if _NOT_GIVEN_AFTER.match(after) or _HYPOTHETICAL_BEFORE.search(before[-60:]):
         return False
+    if re.search(r"(?:,|\bbut|\band)\s+not\s+(?:with\s+|to\s+)?(?:the\s+)?$", before, re.I):
+        return False  # "treated with biologics, but not azathioprine"
     return True
 
 
@@ -287,10 +289,10 @@ def extract_treatments(
     if not ordered:
         return []
     index_keys = [a.key for a in ordered if _is_intervention(a, intervention_keys, intervention_name)]
-    if not index_keys:
+    if not index_keys and not all(a.prior_cue for a in ordered):  # only earlier treatments: no index
         good = [a for a in ordered if _final_response(a.responses) in ("resolved", "improved")]
         index_keys = [(good[-1] if good else ordered[-1]).key]
-    index_first = min(accs[k].first for k in index_keys)
+    index_first = min((accs[k].first for k in index_keys), default=len(text))
     # an outcome sentence that names no treatment continues the story of the index
     # treatment once it has started, else of the treatments named just before it
     for response, group, in_results in free:
@@ -554,9 +556,10 @@ def written_name(name: str) -> str:
 def _value_name(text: str, floor: int, pos: int, mentions: Mentions) -> tuple[str, int] | None:
     """The words naming a lab value written before ``pos`` ("C-reactive protein was | 168 mg/L")."""
     start = max(floor, _last_break(text, floor, pos), clause_start(text, pos, floor))
-    paren = text.rfind("(", start, pos)
-    if paren >= 0 and ")" not in text[paren:pos]:
-        start = paren + 1
+    for o, c in ("()", "[]"):  # "(C-reactive protein 32 mg/L", "[procalcitonin 2.1 ng/mL"
+        paren = text.rfind(o, start, pos)
+        if paren >= 0 and c not in text[paren:pos]:
+            start = paren + 1
     chunk = text[start:pos]
     verb = None
     for verb in re.finditer(r"\b(?:showed|revealed|demonstrated|included|including|disclosed|found|with|had|has|having)\b|:", chunk, re.I):

@@ -107,7 +107,11 @@ CITATION_PATTERNS = [
         re.I,
     ),
 ]
-_VOLUME_LINE = re.compile(r"^vol(?:ume|\.)?\s*(?P<volume>\d+)\s*(?:,?\s*(?P<issue>(?:issue|no\.?|number|supplement|suppl\.?)\s*\w+))?$", re.I)
+_VOLUME_LINE = re.compile(
+    r"^vol(?:ume|\.)?\s*(?P<volume>\d+)\s*(?:,?\s*(?:(?:issue|no\.?|number)\s*(?P<issue>\w+)|(?P<suppl>(?:supplement|suppl\.?)\s*\w+)))?"
+    r"(?:,?\s*(?:[A-Z][a-z]+\.?\s+)?(?P<year>(?:19|20)\d{2}))?(?:,?\s*(?:pages?|pp\.?)\s*(?P<pages>\d+(?:\s*[-\u2013]\s*\d+)?))?\.?$",
+    re.I,
+)
 
 
 _DEBRIS_WORDS = re.compile(
@@ -135,6 +139,10 @@ _NOT_NAME_WORDS = {
     "volume", "issue", "supplement", "department", "hospital", "university", "society", "congress", "meeting",
     "investigators", "group", "study", "trial", "home", "archive", "download", "cite", "article", "share",
     "pdf", "metrics", "advertisement", "poster", "presentation", "session", "keywords", "background", "the",
+    # journal abbreviations ("J Clin Med Res") and masthead words
+    "clin", "med", "res", "rep", "rev", "proc", "surg", "sci", "dis", "ther", "dermatol", "rheumatol", "pediatr",
+    "paediatr", "neurol", "oncol", "cardiol", "gastroenterol", "immunol", "nephrol", "endocrinol", "hematol",
+    "haematol", "ophthalmol", "radiol", "pathol", "infect", "pharmacol", "copyright", "website", "issn", "online",
 }
 
 
@@ -184,7 +192,7 @@ def split_affiliations(text: str) -> list[str]:
     parts = re.split(rf"\s+[-\u2013\u2014]\s+(?=[A-Z])|;\s*|(?:^|\s)(?:\d{{1,2}}|[{SUPERSCRIPTS}]+)\s*(?=[A-Z])", text)
     out = []
     for p in parts:
-        p = strip_markers(p or "")
+        p = strip_markers(re.sub(r"^\s*[a-z](?=[A-Z][a-z])", "", p or ""))  # "aDepartment of ..."
         if p and _INSTITUTION.search(p) and len(p) > 4:
             out.append(p)
     return out
@@ -284,7 +292,11 @@ def classify_header_line(text: str) -> str:
         return "debris"
     if DOI.search(t) and len(DOI.sub("", t).split()) <= 4:
         return "doi"
-    if re.match(r"^(?:published|received|accepted|revised|issue date|date|first published|epub)\b", t, re.I) and re.search(r"\b(?:19|20)\d{2}\b", t):
+    if re.match(r"^(?:short|running)\s+(?:title|head)\s*:|^[a-z]?(?:corresponding\s+author|correspondence)\b", t, re.I):
+        return "debris"
+    if re.search(r",\s*(?:e-?)?ISSN\b", t):
+        return "journal"  # "Journal of X, ISSN 1234-5678 print, ..."
+    if re.match(r"^(?:published|received|accepted|revised|issue date|date|first published|epub|(?:manuscript\s+)?submitted)\b", t, re.I) and re.search(r"\b(?:19|20)\d{2}\b", t):
         return "date"
     if parse_citation(t):
         return "citation"
@@ -354,11 +366,15 @@ def read_header(layout: Layout, *, title: bool = True) -> tuple[Document, tuple[
             em = _EPUB.search(t)
             if em and not doc.published:
                 doc.published = parse_date(em.group(1))
+        elif kind == "journal":
+            doc.journal = doc.journal or re.split(r",\s*(?:e-?)?ISSN\b", t)[0].strip()
         elif kind == "volume":
             m = _VOLUME_LINE.match(t)
             doc.volume = doc.volume or m.group("volume")
-            if m.group("issue"):
-                doc.issue = doc.issue or m.group("issue").strip()
+            doc.issue = doc.issue or m.group("issue") or m.group("suppl")
+            doc.pages = doc.pages or (re.sub(r"\s+", "", m.group("pages")) if m.group("pages") else None)
+            if doc.year is None and m.group("year"):
+                doc.year = int(m.group("year"))
         elif kind == "venue":
             v = re.sub(r"^(?:meeting|congress|conference|event)\s*:\s*", "", t, flags=re.I)
             doc.venue = doc.venue or clean_venue(v)
@@ -418,9 +434,20 @@ def read_header(layout: Layout, *, title: bool = True) -> tuple[Document, tuple[
         if m:
             doc.year = int(m.group(1))
 
-    doc.authors = _dedupe(authors)
+    doc.authors = _strip_glued_markers(_dedupe(authors), header)
     doc.affiliations = _dedupe(affiliations)
     return doc, title_span
+
+
+def _strip_glued_markers(authors: list[str], header: list[Line]) -> list[str]:
+    """'Shiori Kinoshitaa' -> 'Shiori Kinoshita' when the affiliations read 'aDepartment of ...'.
+
+    Only when every author's name ends in one of those marker letters: a name
+    that merely ends in 'a' is left alone."""
+    markers = {m.group(1) for ln in header if (m := re.match(r"([a-z])(?=[A-Z][a-z])", ln.text)) and _INSTITUTION.search(ln.text)}
+    if not markers or not authors or not all(a[-1] in markers and a[-2].isalpha() for a in authors):
+        return authors
+    return [a[:-1] for a in authors]
 
 
 def _read_medline(layout: Layout) -> tuple[Document, tuple[int, int] | None]:

@@ -48,7 +48,7 @@ ONSET_PATTERNS = [
 ]
 _LABEL_START = re.compile(
     r"^\W{0,3}(?P<label>(?:case|patient|pt\.?|observation|subject)\s*(?:n[o°º]\.?\s*|#\s*)?(?P<id>\d{1,2}|[IVX]{1,4}\b|[A-D]\b|one|two|three|four|five|six))\b"
-    r"\s*(?:[:.,)\-\u2013]|\s)"
+    r"\s*(?:[:.,)\-\u2013]|\s|$)"
     r"|^\W{0,3}(?P<short>[PC]\s?(?P<sid>\d{1,2}))\s*[:.)\-\u2013]",  # "P1:", "C2."
     re.I,
 )
