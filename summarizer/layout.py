@@ -130,6 +130,8 @@ def is_prose(line: str) -> bool:
     Titles can be long but rarely carry a finite verb or a sentence break;
     running text does.
     """
+    if re.match(r"(?:how\s+to\s+cite(?:\s+this\s+article)?|cite\s+this\s+article(?:\s+as)?|citation|to\s+cite)\s*:", line, re.I):
+        return False  # a citation line belongs to the header
     words = line.split()
     if len(words) >= 35:
         return True

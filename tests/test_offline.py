@@ -249,6 +249,20 @@ def test_a_drug_named_as_not_given_is_not_a_treatment():
     assert [t.name for t in p.treatments] == ["infliximab", "ustekinumab"]
 
 
+def test_how_to_cite_line_and_masthead_numbers():
+    s = extract(
+        "Skip to content\n2000\nVolume 20, Issue 3\n  \u2022 ISSN: 1574-0000\n\n"
+        "Erythema multiforme after a cephalosporin\n\nLi Wei, Maria Rossi\n\n"
+        "How to cite this article: Wei L, Rossi M. Erythema multiforme after a cephalosporin. Skin Case Rep. 2023;14(4):416-419.\n\n"
+        "Abstract\n\nA 30-year-old woman developed target lesions after cefuroxime. The reactions were assessed with "
+        "the Naranjo scale. Cefuroxime was stopped and the lesions resolved.\n"
+    )
+    d = s.document
+    assert d.title == "Erythema multiforme after a cephalosporin"
+    assert (d.journal, d.year, d.volume, d.issue, d.pages) == ("Skin Case Rep", 2023, "14", "4", "416-419")
+    assert "reactions" not in s.patients[0].adverse_events.events
+
+
 def test_no_seed_specific_text_in_code_or_prompts():
     banned = re.compile(r"serradj|abiayad|meghari|allal|van royen|kerkhof|wilhelmina|oran, algeria|1546-0096|P215|ea6a1c9a960d91e2|22dd3392854c3327", re.I)
     hits = [

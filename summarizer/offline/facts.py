@@ -995,6 +995,8 @@ def extract_adverse_events(
                 # the adverse-event phrase itself names the event: "Injection-site reactions occurred"
                 pa = _phrase_start(text, c.start, a)
                 name = source_text(view, pa, c.end)
+                if name.lower() == c.surface.lower():
+                    continue  # "the reactions" names no event
                 if name.lower() not in seen:
                     seen.add(name.lower())
                     events.append((_clean_name(name), ev(view, pa, c.end, "events")))

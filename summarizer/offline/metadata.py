@@ -67,7 +67,7 @@ _DEBRIS = re.compile(
     r"case report|case reports|clinical case|abstract|abstracts|article info|article information|view article|"
     r"view full text|full-text|links|save|email|send to|display options|similar articles|cited by|"
     r"(?:pmid|pmcid|pubmed|epub)\b.*|\d+\s+citations?|\d+\s+accesses|.*\baltmetric\b.*|rights and permissions|"
-    r"reprints and permissions|advertisement|skip to main content|menu|search|home|back to top|article text|"
+    r"reprints and permissions|advertisement|skip to (?:main )?content|menu|(?:e-?)?issn\b.*|citation tools:?|related content|copyright information|search|home|back to top|article text|"
     r"article metrics|abstract text|related articles|request permissions)\.?$",
     re.I,
 )
@@ -238,6 +238,11 @@ def parse_citation(text: str) -> dict[str, str] | None:
         if m:
             d = {k: v.strip() for k, v in m.groupdict().items() if v}
             d["journal"] = re.sub(r"\s+", " ", d["journal"]).strip(" .,")
+            # "How to cite: Doe J, Roe R. A title. J Abbrev. 2023;14(4):1-4": the journal is the last sentence
+            parts = re.split(r"\.\s+", d["journal"])
+            titled = [i for i, part in enumerate(parts[:-1]) if re.search(r"\b[a-z]{4,}\b", part)]
+            if titled:
+                d["journal"] = ". ".join(parts[titled[-1] + 1 :])
             if len(d["journal"]) < 3 or d["journal"].lower().startswith(("doi", "http", "vol")):
                 continue
             return d
@@ -286,7 +291,7 @@ def classify_header_line(text: str) -> str:
     if _KV_AFFILIATION.match(t):
         return "affiliation"
     bare = strip_markers(t)
-    if not bare:
+    if not bare or re.fullmatch(r"[\d\W_]+", bare):
         return "debris"
     if _DEBRIS.match(t) or _DEBRIS.match(bare) or _is_debris_run(t):
         return "debris"
