@@ -263,6 +263,14 @@ def test_how_to_cite_line_and_masthead_numbers():
     assert "reactions" not in s.patients[0].adverse_events.events
 
 
+def test_a_drug_in_the_history_does_not_cut_off_the_presentation():
+    _, p = _one(
+        "Case presentation\nWe present a 42-year-old woman with a history of allopurinol intake for gout. "
+        "She subsequently developed fever, facial edema and skin rash. Allopurinol was withdrawn and she recovered."
+    )
+    assert {"fever", "facial edema", "skin rash"} <= set(p.manifestations)
+
+
 def test_no_seed_specific_text_in_code_or_prompts():
     banned = re.compile(r"serradj|abiayad|meghari|allal|van royen|kerkhof|wilhelmina|oran, algeria|1546-0096|P215|ea6a1c9a960d91e2|22dd3392854c3327", re.I)
     hits = [

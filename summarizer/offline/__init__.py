@@ -9,6 +9,8 @@ input. The key message is composed from the finished record.
 
 from __future__ import annotations
 
+import re
+
 from ..keymessage import compose
 from ..layout import Layout
 from ..models import CaseSummary, Patient, Study
@@ -73,6 +75,8 @@ def _cutoff(view: TextView, index, own) -> int | None:
     if index is None or not own:
         return None
     starts = [view.analysis_index(e.start) for e in index.evidence if e.field == "name"]
+    # "a history of leflunomide intake" tells the background, not when treatment began
+    starts = [a for a in starts if not re.search(r"\bhistory\s+of\b[^.;]{0,30}$", view.text[max(0, a - 45) : a], re.I)]
     own_starts = [a for a in starts if any(s.start <= a < s.end for s in own)]
     return min(own_starts) if own_starts else None
 
