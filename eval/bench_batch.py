@@ -167,12 +167,21 @@ def peak_memory(base_url: str, n: int) -> tuple[float, float]:
         return float(mb), float(seconds)
 
 
+async def _one(backend, source):
+    from summarizer.api import summarize_with
+
+    try:
+        return await summarize_with(backend, source)
+    finally:
+        await backend.aclose()  # its HTTP client belongs to this event loop
+
+
 def costs(base_url_counter: Server) -> list[tuple[str, int, int]]:
     """Requests and prompt tokens per document for the seeds, and one re-ask's cost (scripted usage)."""
     from scripted_replies import reply_for
     from scripted_server import Reply, ScriptedServer
 
-    from summarizer.api import run_sync, summarize_with
+    from summarizer.api import run_sync
     from summarizer.config import Config
     from summarizer.llm import OpenAIBackend
     from summarizer.reader import Source
@@ -187,8 +196,7 @@ def costs(base_url_counter: Server) -> list[tuple[str, int, int]]:
             for label, script in (("happy path", [Reply.auto(good)]), ("one re-ask", [Reply.auto(bad), Reply.auto(good)])):
                 srv.reset_log()
                 srv.script(*script)
-                backend = OpenAIBackend(Config(backend="openai", base_url=srv.base_url, model="scripted", use_cache=False))
-                s = run_sync(summarize_with(backend, Source(text=text, id=seed)))
+                s = run_sync(_one(OpenAIBackend(Config(backend="openai", base_url=srv.base_url, model="scripted", use_cache=False)), Source(text=text, id=seed)))
                 prompt_chars = [sum(len(m.get("content") or "") for m in r.messages) for r in srv.requests]
                 rows.append((f"{seed} {label}", len(srv.requests), s.provenance.usage.prompt_tokens, prompt_chars))
     return rows
