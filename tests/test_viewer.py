@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from helpers import EVAL, ROOT, SEEDS
+from summarizer import summarize
 from summarizer.config import Config
 from summarizer.evaluation import gate, load_results, load_suite, run_suite
 from summarizer.models import AdverseEvents, CaseSummary, Evidence, Finding, Outcome, Patient, Provenance, Treatment
@@ -369,8 +370,9 @@ def screenshot(page, name: str) -> Path:
 
 @pytest.mark.parametrize("doc", SEEDS)
 def test_seed_viewer_in_browser(open_page, doc):
-    text = read_file(EVAL / "docs" / f"{doc}.txt").text
-    summary = extract(text)
+    source = read_file(EVAL / "docs" / f"{doc}.txt")
+    text = source.text
+    summary = summarize(source, backend="offline")  # with provenance, as the CLI writes it
     page, errors = open_page(render_html(summary, text, title=doc))
     # (a) every quote highlighted
     check_dom_highlights(page, summary, text)
