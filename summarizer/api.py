@@ -18,7 +18,7 @@ from typing import Any, Coroutine, TypeVar, Union
 
 from .backends import Backend, open_backend
 from .config import Config
-from .grounding import check_offsets
+from .grounding import check_offsets, drop_bad_evidence
 from .models import CaseSummary, InputInfo
 from .reader import Source, read_file, source_from_text
 
@@ -49,24 +49,9 @@ def finalize(summary: CaseSummary, source: Source, backend: Backend) -> CaseSumm
     prov.summarizer_version = __version__
     problems = check_offsets(summary, source.text)
     if problems:  # never emit a quote that is not the source text
-        _drop_bad_evidence(summary, source.text)
+        drop_bad_evidence(summary, source.text)
         prov.warnings.extend(problems)
     return summary
-
-
-def _drop_bad_evidence(summary: CaseSummary, text: str) -> None:
-    def ok(e) -> bool:
-        return 0 <= e.start <= e.end <= len(text) and text[e.start : e.end] == e.quote
-
-    summary.study.evidence = [e for e in summary.study.evidence if ok(e)]
-    for p in summary.patients:
-        p.evidence = [e for e in p.evidence if ok(e)]
-        for f in p.findings:
-            f.evidence = [e for e in f.evidence if ok(e)]
-        for t in p.treatments:
-            t.evidence = [e for e in t.evidence if ok(e)]
-        p.outcome.evidence = [e for e in p.outcome.evidence if ok(e)]
-        p.adverse_events.evidence = [e for e in p.adverse_events.evidence if ok(e)]
 
 
 async def summarize_with(backend: Backend, source: Source) -> CaseSummary:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from .models import CaseSummary
+from .models import CaseSummary, Evidence
 from .textview import TextView
 
 TOKEN_COVERAGE = 0.8
@@ -118,10 +118,17 @@ def _fuzzy(q: str, norm: _Normalised) -> Alignment | None:
     return Alignment(s, e, "fuzzy")
 
 
+def holds(e: Evidence, text: str) -> bool:
+    """True when the evidence quote is exactly ``text[start:end]``."""
+    return 0 <= e.start <= e.end <= len(text) and text[e.start : e.end] == e.quote
+
+
 def check_offsets(summary: CaseSummary, text: str) -> list[str]:
     """Problems with evidence offsets (empty when every quote equals ``text[start:end]``)."""
-    return [
-        f"{where}: quote {e.quote!r} is not text[{e.start}:{e.end}]"
-        for where, e in summary.evidence_items()
-        if not (0 <= e.start <= e.end <= len(text) and text[e.start : e.end] == e.quote)
-    ]
+    return [f"{where}: quote {e.quote!r} is not text[{e.start}:{e.end}]" for where, e in summary.evidence_items() if not holds(e, text)]
+
+
+def drop_bad_evidence(summary: CaseSummary, text: str) -> None:
+    """Remove every evidence item whose quote is not the source slice it claims."""
+    for _, owner in summary.evidence_owners():
+        owner.evidence = [e for e in owner.evidence if holds(e, text)]

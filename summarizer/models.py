@@ -11,7 +11,7 @@ optional fields only (``Evidence.alignment``, ``Evidence.field``,
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -185,16 +185,17 @@ class CaseSummary(_Model):
     key_message: KeyMessage = Field(default_factory=KeyMessage)
     provenance: Provenance = Field(default_factory=Provenance)
 
-    def evidence_items(self) -> list[tuple[str, Evidence]]:
-        """Every evidence item with a dotted path to the fact that owns it."""
-        out: list[tuple[str, Evidence]] = [("study", e) for e in self.study.evidence]
+    def evidence_owners(self) -> list[tuple[str, Any]]:
+        """Every object that carries an ``evidence`` list, with a dotted path to it."""
+        out: list[tuple[str, Any]] = [("study", self.study)]
         for i, p in enumerate(self.patients):
             base = f"patients[{i}]"
-            out += [(base, e) for e in p.evidence]
-            for j, f in enumerate(p.findings):
-                out += [(f"{base}.findings[{j}]", e) for e in f.evidence]
-            for j, t in enumerate(p.treatments):
-                out += [(f"{base}.treatments[{j}]", e) for e in t.evidence]
-            out += [(f"{base}.outcome", e) for e in p.outcome.evidence]
-            out += [(f"{base}.adverse_events", e) for e in p.adverse_events.evidence]
+            out.append((base, p))
+            out += [(f"{base}.findings[{j}]", f) for j, f in enumerate(p.findings)]
+            out += [(f"{base}.treatments[{j}]", t) for j, t in enumerate(p.treatments)]
+            out += [(f"{base}.outcome", p.outcome), (f"{base}.adverse_events", p.adverse_events)]
         return out
+
+    def evidence_items(self) -> list[tuple[str, Evidence]]:
+        """Every evidence item with a dotted path to the fact that owns it."""
+        return [(where, e) for where, owner in self.evidence_owners() for e in owner.evidence]

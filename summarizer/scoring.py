@@ -44,6 +44,7 @@ from typing import Any, Iterable
 
 from rapidfuzz import fuzz
 
+from .grounding import holds
 from .models import CaseSummary
 
 FUZZY_THRESHOLD = 85
@@ -569,7 +570,7 @@ def grounding_rate(summary: CaseSummary, source: str) -> tuple[float, int]:
     items = summary.evidence_items()
     if not items:
         return 1.0, 0
-    ok = sum(1 for _, e in items if 0 <= e.start <= e.end <= len(source) and source[e.start : e.end] == e.quote)
+    ok = sum(1 for _, e in items if holds(e, source))
     return ok / len(items), len(items)
 
 
