@@ -184,9 +184,7 @@ class OpenAIBackend(Backend):
     def from_batch_reply(self, source: Source, completion: dict[str, Any]) -> CaseSummary:
         """Parse, ground and validate one reply of a batch job (no re-ask is possible:
         ungrounded facts are dropped and listed as warnings)."""
-        from openai.types.chat import ChatCompletion
-
-        response = ChatCompletion.model_validate(completion)
+        response = self._completion_type.model_validate(completion)
         data = _reply_json(response)
         if data is None:
             raise LLMError("the reply is not JSON of the requested shape")
@@ -194,8 +192,7 @@ class OpenAIBackend(Backend):
             raise LLMError("the reply was cut off by the token limit")
         calls = _DocumentCalls(source.id)
         if response.usage:
-            calls.usage = Usage(requests=1, prompt_tokens=response.usage.prompt_tokens or 0,
-                                completion_tokens=response.usage.completion_tokens or 0, total_tokens=response.usage.total_tokens or 0)
+            calls.usage = _usage(response.usage, requests=1)
         ctx = GroundingContext(text=source.text, salvage=True)
         token = CURRENT.set(ctx)
         try:
@@ -245,8 +242,6 @@ class OpenAIBackend(Backend):
     # -- one HTTP request ------------------------------------------------------
     async def _transport(self, **request: Any):
         """One chat-completions request: cache, retries of transient faults, length retry, log."""
-        from openai.types.chat import ChatCompletion
-
         calls = _CALLS.get()
         key = request_key(request, base_url=self.base_url, mode=self.config.mode) if self._store is not None or self.config.replay else None
         doc = calls.doc_id if calls else None
@@ -256,7 +251,7 @@ class OpenAIBackend(Backend):
                 if calls:
                     calls.usage = calls.usage.add(Usage(cached_requests=1))
                 self._store.log_call(model=self.model, prompt=self._prompt_tag, document=doc, key=key, outcome="ok", cached=True)
-                return ChatCompletion.model_validate(cached)
+                return self._completion_type.model_validate(cached)
         if self.config.replay:
             self._log(doc, key, "replay-miss")
             raise ReplayMiss("not in the response cache (replay mode): this request would need a live call")
@@ -276,9 +271,7 @@ class OpenAIBackend(Backend):
         latency = int(1000 * (time.perf_counter() - t0))
         usage = response.usage
         if calls and usage:
-            calls.usage = calls.usage.add(Usage(requests=0, prompt_tokens=usage.prompt_tokens or 0,
-                                                completion_tokens=usage.completion_tokens or 0,
-                                                total_tokens=usage.total_tokens or 0))
+            calls.usage = calls.usage.add(_usage(usage))  # requests are counted as they are sent
         if self._store is not None:
             self._store.put_reply(key, self.model, response.model_dump(mode="json"))
             self._store.log_call(model=self.model, prompt=self._prompt_tag, document=doc, key=key, outcome="ok",
@@ -459,10 +452,16 @@ def _retry_after(exc: BaseException | None) -> float | None:
 def _error_message(exc: BaseException) -> str:
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
-        msg = body.get("message") or (body.get("error") or {}).get("message") if isinstance(body.get("error"), dict) else body.get("message")
+        err = body.get("error")
+        msg = body.get("message") or (err.get("message") if isinstance(err, dict) else None)
         if msg:
             return _first_line(msg)
     return _first_line(exc)
+
+
+def _usage(u, requests: int = 0) -> Usage:
+    """Our Usage from an OpenAI usage block."""
+    return Usage(requests=requests, prompt_tokens=u.prompt_tokens or 0, completion_tokens=u.completion_tokens or 0, total_tokens=u.total_tokens or 0)
 
 
 def _first_line(x: Any) -> str:
