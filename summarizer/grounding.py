@@ -24,6 +24,7 @@ from rapidfuzz import fuzz
 
 from .models import CaseSummary, Evidence
 from .textview import TextView
+from .vocab import NUMBER_WORDS
 
 TOKEN_COVERAGE = 0.8
 PARTIAL_SCORE = 85.0
@@ -116,6 +117,21 @@ def _fuzzy(q: str, norm: _Normalised) -> Alignment | None:
         return None
     s, e = norm.source_span(a, b)
     return Alignment(s, e, "fuzzy")
+
+
+def numbers_in(text: str) -> list[str]:
+    """The numbers written in digits, as written ("12", "2.5", "2,5")."""
+    return re.findall(r"\d+(?:[.,]\d+)?", text)
+
+
+def source_numbers(source: str) -> set[str]:
+    """Every number the source states, in digits or words ("three" -> "3", "both" -> "2");
+    decimal commas read as points."""
+    nums = {n.replace(",", ".") for n in numbers_in(source)}
+    for w, v in {**NUMBER_WORDS, "both": 2}.items():
+        if re.search(rf"\b{w}\b", source, re.I):
+            nums.add(str(v))
+    return nums
 
 
 def holds(e: Evidence, text: str) -> bool:

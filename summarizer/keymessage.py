@@ -21,9 +21,9 @@ import re
 from collections import Counter
 
 from .models import CaseSummary, KeyMessage, Patient, Treatment
-from .vocab import fold_key, glossary, tokens
+from .vocab import NUMBER_WORDS, fold_key, glossary, tokens
 
-_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine", 10: "ten"}
+_WORDS = {v: w for w, v in NUMBER_WORDS.items() if v <= 10}
 _ROUTE_LAY = {"oral": "by mouth", "intravenous": "into a vein", "subcutaneous": "as injections under the skin",
               "topical": "on the skin", "intramuscular": "as injections into a muscle", "intrathecal": "into the spinal fluid"}
 _MAX_GLOSS_WORDS = 12

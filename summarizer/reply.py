@@ -32,7 +32,7 @@ from typing import Annotated, Any, Optional, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from .grounding import Alignment, align
+from .grounding import Alignment, align, numbers_in, source_numbers
 from .models import (
     AdverseEvents,
     AdverseStatus,
@@ -50,13 +50,10 @@ from .models import (
     Study,
     Treatment,
 )
+from .vocab import SEX_NOUNS, SEX_PRONOUNS
 
-_SEX_WORDS = {
-    "female": r"\b(?:she|her|hers|herself|woman|women|girl|girls|female|lady|mother|wife|daughter|sister|mrs|ms|f)\b",
-    "male": r"\b(?:he|his|him|himself|man|men|boy|boys|male|gentleman|father|husband|son|brother|mr|m)\b",
-}
-_NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
-                 "nine": "9", "ten": "10", "eleven": "11", "twelve": "12"}
+# a quote states the sex with a pronoun, a noun, or M/F notation ("45 F")
+_SEX_WORDS = {sex: r"\b(?:" + "|".join(SEX_PRONOUNS[sex] + SEX_NOUNS[sex] + (sex[0],)) + r")\b" for sex in SEX_NOUNS}
 
 
 @dataclass
@@ -281,14 +278,8 @@ def check_reply(reply: CaseSummaryReply, ctx: GroundingContext) -> list[str]:
 
 
 def unsupported_numbers(message: str, source: str) -> list[str]:
-    src = set(re.findall(r"\d+(?:[.,]\d+)?", source))
-    src |= {d for w, d in _NUMBER_WORDS.items() if re.search(rf"\b{w}\b", source, re.I)}
-    src_norm = {s.replace(",", ".") for s in src}
-    out = []
-    for n in re.findall(r"\d+(?:[.,]\d+)?", message):
-        if n not in src and n.replace(",", ".") not in src_norm:
-            out.append(n)
-    return sorted(set(out))
+    src = source_numbers(source)
+    return sorted({n for n in numbers_in(message) if n.replace(",", ".") not in src})
 
 
 # ---------------------------------------------------------------------------

@@ -44,8 +44,11 @@ from typing import Any, Iterable
 
 from rapidfuzz import fuzz
 
-from .grounding import holds
+from .grounding import holds, numbers_in, source_numbers
+from .keymessage import gloss
 from .models import CaseSummary
+from .textview import TextView
+from .vocab import NUMBER_WORDS, clinical_lexicon
 
 FUZZY_THRESHOLD = 85
 DESCRIPTION_THRESHOLD = 80  # token-set ratio for free-text descriptions
@@ -463,23 +466,6 @@ def _score_patient(doc: DocumentScore, p: dict, g: dict, where: str) -> None:
 # Key message
 
 
-_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-                 "ten": 10, "eleven": 11, "twelve": 12, "both": 2, "single": 1}
-
-
-def _numbers(text: str) -> list[str]:
-    return re.findall(r"\d+(?:[.,]\d+)?", text)
-
-
-def _source_numbers(source: str) -> set[str]:
-    nums = {n.replace(",", ".") for n in _numbers(source)}
-    for w, v in _NUMBER_WORDS.items():
-        if re.search(rf"\b{w}\b", source, re.I):
-            nums.add(str(v))
-    # "2 and 3 courses" written as a range "3-4" supports both ends
-    return nums
-
-
 def concept_present(text: str, forms: list[str]) -> bool:
     for form in forms:
         f = form.strip()
@@ -521,25 +507,20 @@ def score_key_message(message: str, gold_km: dict | None, source: str) -> KeyMes
     recall = (len(must) - len(missing)) / len(must) if must else None
 
     supported, unsupported = 0, []
-    src_nums = _source_numbers(source)
-    for n in _numbers(message):
+    src_nums = source_numbers(source)
+    for n in numbers_in(message):
         if n.replace(",", ".") in src_nums:
             supported += 1
         else:
             unsupported.append(n)
-    for w, v in _NUMBER_WORDS.items():
+    for w, v in NUMBER_WORDS.items():
+        if w == "one":
+            continue  # "one of the patients" is no claim about a number
         for _ in re.finditer(rf"\b{w}\b", message, re.I):
-            if w in {"both", "single", "one"}:
-                continue
             if str(v) in src_nums:
                 supported += 1
             else:
                 unsupported.append(w)
-    from .vocab import clinical_lexicon
-
-    from .keymessage import gloss
-    from .textview import TextView
-
     analysed = TextView(source).text  # "INTRA VENOUS" reads as "INTRAVENOUS"
     src_lower = analysed.lower()
     lex = clinical_lexicon()

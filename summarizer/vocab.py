@@ -26,6 +26,22 @@ from typing import NamedTuple
 
 TOKEN = re.compile(r"[^\W\d_]+|\d+")
 
+# Words that state a patient's sex (the offline extractor reads them; the LLM
+# path requires a quote containing one before it keeps a sex).
+SEX_NOUNS = {
+    "female": ("woman", "women", "girl", "girls", "female", "lady", "mother", "wife", "daughter", "sister",
+               "primigravida", "multigravida", "gravida", "housewife", "schoolgirl", "grandmother", "mrs", "ms"),
+    "male": ("man", "men", "boy", "boys", "male", "gentleman", "father", "husband", "son", "brother",
+             "schoolboy", "grandfather", "mr"),
+}
+SEX_PRONOUNS = {"female": ("she", "her", "hers", "herself"), "male": ("he", "his", "him", "himself")}
+# Numbers written as words.
+NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+    "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17,
+    "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
+}
+
 
 class Entry(NamedTuple):
     """A vocabulary entry: what a term is (kind) and what it stands for."""

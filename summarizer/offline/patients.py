@@ -14,16 +14,13 @@ import re
 from dataclasses import dataclass, field
 
 from ..layout import PATIENT_KINDS, Layout, Sentence
+from ..vocab import NUMBER_WORDS, SEX_NOUNS, SEX_PRONOUNS
 from .mentions import cue_words
 
-NUMBER_WORDS = {
-    "one": 1, "a": 1, "an": 1, "single": 1, "two": 2, "both": 2, "three": 3, "four": 4, "five": 5,
-    "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
-    "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
-    "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
-}
+# "a patient", "both children": counted like numbers
+COUNT_WORDS = {**NUMBER_WORDS, "a": 1, "an": 1, "single": 1, "both": 2}
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8}
-_NUM = r"(?:(?<![\d,.])\d{1,3}(?:,\d{3})+(?![\d,])|(?<![\d,.])\d{1,4}(?![\d,])|" + "|".join(k for k in NUMBER_WORDS if k not in {"a", "an", "single"}) + ")"
+_NUM = r"(?:(?<![\d,.])\d{1,3}(?:,\d{3})+(?![\d,])|(?<![\d,.])\d{1,4}(?![\d,])|" + "|".join(k for k in COUNT_WORDS if k not in {"a", "an", "single"}) + ")"
 _PERSON = (
     r"(?:patient|boy|girl|man|woman|child|infant|neonate|newborn|baby|lady|gentleman|adolescent|teenager|"
     r"toddler|female|male|student|mother|father|individual|subject|primigravida|multigravida|gravida|"
@@ -112,7 +109,7 @@ def number_value(word: str) -> int | None:
     w = word.lower().replace(",", "")
     if w.isdigit():
         return int(w)
-    return NUMBER_WORDS.get(w)
+    return COUNT_WORDS.get(w)
 
 
 def _starts_discussion(s: Sentence) -> bool:
@@ -301,13 +298,7 @@ def find_onset(sentences: list[Sentence]) -> tuple[float, tuple[int, int]] | Non
     return None
 
 
-_SEX_NOUNS = {
-    "female": ("woman", "women", "girl", "girls", "female", "lady", "mother", "wife", "daughter", "sister",
-               "primigravida", "multigravida", "gravida", "housewife", "schoolgirl", "grandmother", "mrs", "ms"),
-    "male": ("man", "men", "boy", "boys", "male", "gentleman", "father", "husband", "son", "brother",
-             "schoolboy", "grandfather", "mr"),
-}
-_PRONOUNS = {"female": ("she", "her", "hers", "herself"), "male": ("he", "his", "him", "himself")}
+
 
 
 def find_sex(own: list[Sentence], label_span: tuple[int, int] | None = None) -> tuple[str, tuple[int, int]] | None:
@@ -319,7 +310,7 @@ def find_sex(own: list[Sentence], label_span: tuple[int, int] | None = None) -> 
                 return ("female" if m.group("sex") == "F" else "male"), (s.start + m.start("sex"), s.start + m.end("sex"))
         # a sex noun right after an age phrase or an article: "11 year old boy", "a woman", "a male"
         hits = []
-        for sex, nouns in _SEX_NOUNS.items():
+        for sex, nouns in SEX_NOUNS.items():
             noun_re = "|".join(nouns[:6])
             for m in re.finditer(
                 rf"(?:\bold\s+|\b(?:a|an|the|our|this|young|elderly|old|previously\s+healthy)\s+(?:[\w-]+\s+){{0,3}}?)(?P<w>{noun_re})\b(?!'s)",
@@ -335,7 +326,7 @@ def find_sex(own: list[Sentence], label_span: tuple[int, int] | None = None) -> 
             return sex, (s.start + m.start("w"), s.start + m.end("w"))
     counts = {"female": [], "male": []}
     for s in own:
-        for sex, words in _PRONOUNS.items():
+        for sex, words in SEX_PRONOUNS.items():
             for m in re.finditer(rf"\b(?:{'|'.join(words)})\b", s.text, re.I):
                 # "her mother", "his father" speak of the patient; "she" may be a relative in
                 # a sentence about one, so skip sentences that name a relative as subject.
