@@ -50,10 +50,10 @@ CREATE INDEX IF NOT EXISTS calls_at ON calls(at);
 _KEY_FIELDS = ("model", "messages", "tools", "tool_choice", "response_format", "max_tokens", "max_completion_tokens", "temperature", "top_p", "seed", "stop")
 
 
-def request_key(request: dict[str, Any], *, base_url: str | None, mode: str) -> str:
+def request_key(request: dict[str, Any], *, endpoint: str, mode: str) -> str:
     """A stable hash of everything that shapes a chat-completions request (never headers or keys)."""
     shaped = {k: request.get(k) for k in _KEY_FIELDS if request.get(k) is not None}
-    shaped["_endpoint"] = (base_url or "https://api.openai.com/v1").rstrip("/")
+    shaped["_endpoint"] = endpoint
     shaped["_mode"] = mode
     blob = json.dumps(shaped, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()

@@ -493,13 +493,13 @@ def cmd_batch(argv: list[str]) -> int:
 
 
 def _batch_backend(args):
-    from .config import ConfigError
+    from .config import DEFAULT_BASE_URL, ConfigError
     from .llm import OpenAIBackend
 
     try:
         config = _config(args)
         # nothing is sent from here: a placeholder endpoint spares the need for a key
-        return OpenAIBackend(config.with_(backend="openai", base_url=config.resolved_base_url or "https://api.openai.com/v1", use_cache=False))
+        return OpenAIBackend(config.with_(backend="openai", base_url=config.resolved_base_url or DEFAULT_BASE_URL, use_cache=False))
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
 

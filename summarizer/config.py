@@ -18,6 +18,7 @@ from pathlib import Path
 from .reader import DEFAULT_MAX_BYTES
 
 DEFAULT_MODEL = "gpt-4o-mini"
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
 BACKENDS = ("auto", "offline", "openai")
 MODES = ("tools", "json", "md_json")
 

@@ -36,7 +36,7 @@ from typing import Any
 
 from .backends import Backend
 from .cache import Store, open_store, request_key
-from .config import Config, ConfigError
+from .config import DEFAULT_BASE_URL, Config, ConfigError
 from .models import CaseSummary, Usage
 from .prompt import load_prompt
 from .reader import Source
@@ -113,7 +113,7 @@ class OpenAIBackend(Backend):
 
     @property
     def endpoint(self) -> str:
-        return (self.base_url or "https://api.openai.com/v1").rstrip("/")
+        return (self.base_url or DEFAULT_BASE_URL).rstrip("/")
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -243,7 +243,7 @@ class OpenAIBackend(Backend):
     async def _transport(self, **request: Any):
         """One chat-completions request: cache, retries of transient faults, length retry, log."""
         calls = _CALLS.get()
-        key = request_key(request, base_url=self.base_url, mode=self.config.mode) if self._store is not None or self.config.replay else None
+        key = request_key(request, endpoint=self.endpoint, mode=self.config.mode) if self._store is not None or self.config.replay else None
         doc = calls.doc_id if calls else None
         if self._store is not None:
             cached = self._store.get_reply(key)
