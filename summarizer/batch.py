@@ -28,7 +28,8 @@ from typing import Any, Callable, Iterable
 
 from .backends import Backend
 from .models import CaseSummary, Usage
-from .reader import InputError, Source
+from .prompt import FENCED_DOCUMENT
+from .reader import InputError, Source, one_line
 
 CSV_COLUMNS = [
     "document_id", "title", "patient", "age_years", "sex", "condition", "index_treatment", "courses",
@@ -118,7 +119,7 @@ async def arun_batch(
                     summary = await summarize_with(backend, item)
                     report(DocResult(item.id, item.sha256, summary=summary))
                 except Exception as exc:  # one document's failure never stops the others
-                    report(DocResult(item.id, item.sha256, error=_one_line(exc)))
+                    report(DocResult(item.id, item.sha256, error=one_line(exc)))
             finally:
                 queue.task_done()
 
@@ -143,11 +144,6 @@ def run_batch(items, backend: Backend, **kw) -> BatchStats:
     from .api import run_sync
 
     return run_sync(arun_batch(items, backend, **kw))
-
-
-def _one_line(exc: BaseException) -> str:
-    msg = str(exc).strip()
-    return msg.splitlines()[0] if msg else type(exc).__name__
 
 
 # ---------------------------------------------------------------------------
@@ -188,9 +184,7 @@ def prepare_jsonl(path: str | os.PathLike) -> dict[str, str]:
         done[obj["id"]] = ((obj.get("provenance") or {}).get("input") or {}).get("sha256") or ""
         keep.append(line)
     if changed or (raw and not raw.endswith(b"\n")):
-        tmp = p.with_name(p.name + ".tmp")
-        tmp.write_bytes(b"".join(x + b"\n" for x in keep))
-        os.replace(tmp, p)
+        _replace_file(p, b"".join(x + b"\n" for x in keep))
     return done
 
 
@@ -201,9 +195,14 @@ def drop_ids(path: str | os.PathLike, ids: set[str]) -> None:
     p = Path(path)
     lines = [ln for ln in p.read_bytes().split(b"\n") if ln.strip()]
     kept = [ln for ln in lines if json.loads(ln).get("id") not in ids]
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_bytes(b"".join(x + b"\n" for x in kept))
-    os.replace(tmp, p)
+    _replace_file(p, b"".join(x + b"\n" for x in kept))
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    """Write a file whole or not at all (a kill mid-write leaves the old one)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
 
 
 def safe_filename(doc_id: str, suffix: str) -> str:
@@ -283,26 +282,20 @@ class Writers:
     def __call__(self, r: DocResult) -> None:
         if r.skipped:
             return
+        # failures go to the errors file when there is one, else into the JSONL
+        fh = (self._errors or self._jsonl) if r.error else self._jsonl
+        if fh:
+            fh.write(summary_line(r) + "\n")
+            fh.flush()
         if r.error:
-            if self._errors:
-                self._errors.write(summary_line(r) + "\n")
-                self._errors.flush()
-            elif self._jsonl:
-                self._jsonl.write(summary_line(r) + "\n")
-                self._jsonl.flush()
             return
-        if self._jsonl:
-            self._jsonl.write(summary_line(r) + "\n")
-            self._jsonl.flush()
         if self._csv:
             for row in csv_rows(r.id, r.summary):
                 self._csv.writerow(row)
             self._csv_fh.flush()
         if self.out_dir:
-            target = self.out_dir / safe_filename(r.id, ".json")
-            tmp = target.with_name(target.name + ".tmp")
-            tmp.write_text(json.dumps({"id": r.id, **r.summary.model_dump(mode="json")}, ensure_ascii=False, indent=2), encoding="utf-8")
-            os.replace(tmp, target)
+            doc = json.dumps({"id": r.id, **r.summary.model_dump(mode="json")}, ensure_ascii=False, indent=2)
+            _replace_file(self.out_dir / safe_filename(r.id, ".json"), doc.encode("utf-8"))
         if self.html_dir and r.id in self.sources:
             from .viewer import html_filename, write_html
 
@@ -380,15 +373,12 @@ def batch_request_line(custom_id: str, body: dict[str, Any]) -> str:
     return json.dumps({"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions", "body": body}, ensure_ascii=False)
 
 
-_FENCE = re.compile(r"^(=====DOCUMENT [0-9a-f]{12}=====)\n(.*)\n\1$", re.S | re.M)
-
-
 def document_from_request(body: dict[str, Any]) -> str | None:
     """The document a prepared request carries (verbatim, between its fence lines)."""
     for m in reversed(body.get("messages") or []):
         content = m.get("content")
         if m.get("role") == "user" and isinstance(content, str):
-            found = _FENCE.search(content)
+            found = FENCED_DOCUMENT.search(content)
             if found:
                 return found.group(2)
     return None

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .reader import Source
+from .reader import Source, one_line
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 PROG = "summarize"
@@ -587,7 +587,7 @@ def _batch_collect(args) -> int:
                     backend.model = result["response"]["body"].get("model") or backend.model
                     summary = finalize(backend.from_batch_reply(source, result["response"]["body"]), source, backend)
                 except Exception as exc:
-                    problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                    problem = one_line(exc)
             if problem:
                 failed += 1
                 err(f"{cid}: {problem}")

@@ -24,7 +24,7 @@ from typing import Any
 
 from .config import Config
 from .models import CaseSummary
-from .reader import Source, read_file
+from .reader import Source, one_line, read_file
 from .scoring import DocumentScore, SuiteScore, load_gold, score_document
 
 RESULTS_KIND = "summarizer-eval"
@@ -160,7 +160,7 @@ def run_suite(docs: list[SuiteDoc], config: Config, *, concurrency: int = 4, sui
     for d in docs:
         result = out[d.id]
         if isinstance(result, Exception):
-            documents[d.id] = {"error": f"{type(result).__name__}: {str(result).splitlines()[0] if str(result) else ''}"}
+            documents[d.id] = {"error": f"{type(result).__name__}: {one_line(result)}"}
             continue
         summaries[d.id] = result
         sc = score_document(result, d.gold, sources[d.id].text)

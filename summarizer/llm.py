@@ -39,7 +39,7 @@ from .cache import Store, open_store, request_key
 from .config import DEFAULT_BASE_URL, Config, ConfigError
 from .models import CaseSummary, Usage
 from .prompt import load_prompt
-from .reader import Source
+from .reader import Source, one_line
 from .reply import CURRENT, CaseSummaryReply, GroundingContext, to_case_summary
 
 # instructor and openai log failed attempts at ERROR level; with no logging set up
@@ -198,7 +198,7 @@ class OpenAIBackend(Backend):
         try:
             reply = CaseSummaryReply.model_validate(data)
         except Exception as e:
-            raise LLMError(f"the reply does not fit the schema ({_first_line(e)})") from None
+            raise LLMError(f"the reply does not fit the schema ({one_line(e)})") from None
         finally:
             CURRENT.reset(token)
         return self._finish(reply, source, ctx, calls)
@@ -218,7 +218,7 @@ class OpenAIBackend(Backend):
         except Exception as e:  # schema errors (wrong types or vocabulary) cannot be salvaged
             raise LLMError(
                 f"the model's reply did not fit the schema after {self.config.max_reasks} re-ask(s) "
-                f"({_first_line(e)}); try a stronger model or more --max-reasks"
+                f"({one_line(e)}); try a stronger model or more --max-reasks"
             ) from None
         ctx.warnings.insert(0, f"re-ask budget ({self.config.max_reasks}) spent; ungrounded facts were dropped")
         return reply
@@ -322,7 +322,7 @@ class OpenAIBackend(Backend):
                         return await self._client.post("/chat/completions", cast_to=self._completion_type, body=request)
         except Exception as exc:
             if _is_openai_error(exc, self._openai):
-                self._log(doc, key, "error", _first_line(exc))
+                self._log(doc, key, "error", one_line(exc))
                 if transient(exc):
                     raise LLMError(
                         f"{self._describe(exc)} from {self.endpoint} after {self.config.max_retries + 1} attempts; "
@@ -455,18 +455,13 @@ def _error_message(exc: BaseException) -> str:
         err = body.get("error")
         msg = body.get("message") or (err.get("message") if isinstance(err, dict) else None)
         if msg:
-            return _first_line(msg)
-    return _first_line(exc)
+            return one_line(msg)
+    return one_line(exc)
 
 
 def _usage(u, requests: int = 0) -> Usage:
     """Our Usage from an OpenAI usage block."""
     return Usage(requests=requests, prompt_tokens=u.prompt_tokens or 0, completion_tokens=u.completion_tokens or 0, total_tokens=u.total_tokens or 0)
-
-
-def _first_line(x: Any) -> str:
-    s = str(x).strip()
-    return s.splitlines()[0][:300] if s else type(x).__name__
 
 
 def _reply_json(completion) -> dict | None:

@@ -24,6 +24,16 @@ class PromptError(ValueError):
     pass
 
 
+def fence(document: str) -> str:
+    """The line that opens and closes a document in a prompt: derived from its hash,
+    so no document can contain it by accident."""
+    return f"=====DOCUMENT {hashlib.sha256(document.encode('utf-8')).hexdigest()[:12]}====="
+
+
+# a document between its fence lines, as ``render`` writes it
+FENCED_DOCUMENT = re.compile(r"^(=====DOCUMENT [0-9a-f]{12}=====)\n(.*)\n\1$", re.S | re.M)
+
+
 @dataclass(frozen=True)
 class Prompt:
     name: str
@@ -38,8 +48,7 @@ class Prompt:
     def render(self, document: str) -> list[dict[str, str]]:
         """Chat messages for one document."""
         template = _compiled(self.source)
-        fence = f"=====DOCUMENT {hashlib.sha256(document.encode('utf-8')).hexdigest()[:12]}====="
-        ctx = template.new_context({"document": document, "fence": fence})
+        ctx = template.new_context({"document": document, "fence": fence(document)})
         system = "".join(template.blocks["system"](ctx)).strip()
         user = "".join(template.blocks["user"](ctx)).strip()
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]

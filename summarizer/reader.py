@@ -29,6 +29,12 @@ class InputError(Exception):
         self.source_id = source_id
 
 
+def one_line(x: object, limit: int = 300) -> str:
+    """The first line of an error (or any message), for one-line reports."""
+    s = str(x).strip()
+    return s.splitlines()[0][:limit] if s else type(x).__name__
+
+
 @dataclass(frozen=True)
 class Source:
     """One input document: its stable id and its decoded text (the offsets' reference)."""
