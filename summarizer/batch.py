@@ -21,10 +21,11 @@ import gc
 import json
 import os
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from .backends import Backend
 from .models import CaseSummary, Usage
@@ -360,6 +361,13 @@ class Progress:
         self._p.update(self._task, advance=1, rate=f"{processed / elapsed:.1f} docs/s",
                        counts=f"{c['done']} done, {c['failed']} failed, {c['cached']} cached" + (f", {c['skipped']} skipped" if c["skipped"] else ""))
 
+    def say(self, message: str) -> None:
+        """A line on stderr that does not tear the bar."""
+        if self.enabled:
+            self._p.console.print(message, markup=False, highlight=False)
+        else:
+            print(message, file=sys.stderr)
+
     def close(self) -> None:
         if self.enabled:
             self._p.stop()
@@ -404,6 +412,32 @@ def read_batch_results(paths: Iterable[str | os.PathLike]) -> dict[str, dict[str
                 if prev is None or result_error(prev) is not None:
                     out[cid] = obj
     return out
+
+
+def collect_results(bodies: dict[str, dict[str, Any]], results: dict[str, dict[str, Any]], backend) -> Iterator[DocResult]:
+    """One DocResult per prepared request: its reply parsed, grounded and validated by
+    ``backend.from_batch_reply``, or the reason it failed."""
+    from .api import finalize
+
+    for cid, body in bodies.items():
+        text = document_from_request(body)
+        result = results.get(cid)
+        if text is None:
+            problem = "the request carries no document (not written by `summarize batch prepare`)"
+        elif result is None:
+            problem = "no result for this request"
+        else:
+            problem = result_error(result)
+        if problem is None:
+            source = Source(text=text, id=cid)
+            try:
+                backend.model = result["response"]["body"].get("model") or backend.model
+                summary = finalize(backend.from_batch_reply(source, result["response"]["body"]), source, backend)
+                yield DocResult(cid, source.sha256, summary=summary)
+                continue
+            except Exception as exc:
+                problem = one_line(exc)
+        yield DocResult(cid, None, error=problem)
 
 
 def result_error(obj: dict[str, Any]) -> str | None:

@@ -17,14 +17,14 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .reader import Source, one_line
+from .reader import Source
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 PROG = "summarize"
 
 EXAMPLES = """\
 examples:
-  summarize examples/ivig_dermatomyositis.txt        readable summary (JSON when piped)
+  summarize examples/tacrolimus_juvenile_dermatomyositis.txt   readable summary (JSON when piped)
   summarize a.txt b.txt --format json -o out.jsonl    several files, one JSON line each
   summarize abstracts/ --format md -o review.md       every *.txt under a folder
   pbpaste | summarize -                               text from standard input
@@ -47,25 +47,31 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_backend_options(p: argparse.ArgumentParser) -> None:
+    from .config import BACKENDS, DEFAULT_MODEL, MODES, Config
+
+    d = Config.__dataclass_fields__  # the defaults live in Config; the help text shows them
     g = p.add_argument_group("backend")
-    g.add_argument("--backend", choices=["auto", "offline", "openai"], default="auto",
+    g.add_argument("--backend", choices=BACKENDS, default=d["backend"].default,
                    help="auto (default): openai when an endpoint is configured, else offline")
-    g.add_argument("--model", help="model name (default: $SUMMARIZER_MODEL or gpt-4o-mini)")
+    g.add_argument("--model", help=f"model name (default: $SUMMARIZER_MODEL or {DEFAULT_MODEL})")
     g.add_argument("--base-url", help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)")
-    g.add_argument("--api-key-env", default="OPENAI_API_KEY", metavar="NAME",
-                   help="environment variable holding the API key (default: OPENAI_API_KEY)")
-    g.add_argument("--mode", choices=["tools", "json", "md_json"], default="tools",
-                   help="how the model returns structure; json suits Ollama/llama.cpp/LM Studio (default: tools)")
-    g.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default: 120)")
-    g.add_argument("--max-retries", type=int, default=4, metavar="N", help="retries of transient faults per request (default: 4)")
-    g.add_argument("--max-reasks", type=int, default=2, metavar="N", help="re-asks after a reply fails validation (default: 2)")
-    g.add_argument("--max-tokens", type=int, default=4096, metavar="N", help="output token limit per reply (default: 4096; doubled once if a reply is cut off)")
-    g.add_argument("--prompt", default="case_summary", metavar="NAME", help="prompt template from prompts/ (default: case_summary)")
+    g.add_argument("--api-key-env", default=d["api_key_env"].default, metavar="NAME",
+                   help="environment variable holding the API key (default: %(default)s)")
+    g.add_argument("--mode", choices=MODES, default=d["mode"].default,
+                   help="how the model returns structure; json suits Ollama/llama.cpp/LM Studio (default: %(default)s)")
+    g.add_argument("--timeout", type=float, default=d["timeout"].default, help="seconds per request (default: %(default)g)")
+    g.add_argument("--max-retries", type=int, default=d["max_retries"].default, metavar="N", help="retries of transient faults per request (default: %(default)s)")
+    g.add_argument("--max-reasks", type=int, default=d["max_reasks"].default, metavar="N", help="re-asks after a reply fails validation (default: %(default)s)")
+    g.add_argument("--max-tokens", type=int, default=d["max_tokens"].default, metavar="N", help="output token limit per reply (default: %(default)s; doubled once if a reply is cut off)")
+    g.add_argument("--prompt", default=d["prompt"].default, metavar="NAME", help="prompt template from prompts/ (default: %(default)s)")
     g.add_argument("--cache", metavar="PATH", help="response cache and run log (default: $SUMMARIZER_CACHE or ~/.cache/summarizer/summarizer.sqlite3)")
     g.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .config import Config
+    from .reader import DEFAULT_MAX_BYTES
+
     p = _Parser(
         prog=PROG,
         description="Turn clinical case-report abstracts into grounded, structured summaries.",
@@ -78,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="PATH",
                    help="write to PATH instead of standard output; a .jsonl file is appended to and resumed: "
                         "documents already in it (same id and content) are skipped")
-    p.add_argument("--max-bytes", type=int, default=None, metavar="N", help="refuse inputs larger than N bytes (default: 2000000)")
+    p.add_argument("--max-bytes", type=int, default=None, metavar="N", help=f"refuse inputs larger than N bytes (default: {DEFAULT_MAX_BYTES})")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or notices on standard error")
     p.add_argument("--version", action="store_true", help="print the version and exit")
     g = p.add_argument_group("batches")
@@ -89,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out-dir", metavar="DIR", help="one JSON file per document")
     g.add_argument("--html", metavar="PATH", help="evidence viewer page for one document")
     g.add_argument("--html-dir", metavar="DIR", help="one evidence viewer page per document")
-    g.add_argument("--concurrency", type=int, default=8, metavar="N", help="documents in flight at once (default: 8)")
+    g.add_argument("--concurrency", type=int, default=Config.__dataclass_fields__["concurrency"].default, metavar="N",
+                   help="documents in flight at once (default: %(default)s)")
     g.add_argument("--rpm", type=float, metavar="N", help="at most N requests per minute to the endpoint")
     _add_backend_options(p)
     return p
@@ -135,7 +142,7 @@ def notice(message: str, quiet: bool = False) -> None:
 def cmd_summarize(args: argparse.Namespace) -> int:
     from .batch import Progress, Writers, arun_batch, drop_ids, out_dir_done, prepare_jsonl
     from .config import ConfigError
-    from .reader import iter_sources, read_jsonl
+    from .reader import iter_sources
 
     if args.version:
         from . import __version__
@@ -160,9 +167,7 @@ def cmd_summarize(args: argparse.Namespace) -> int:
         if not parent.is_dir():
             raise UsageError(f"cannot write {path}: No such file or directory")
 
-    sources = list(iter_sources(inputs, glob=args.glob, max_bytes=config.max_bytes))
-    for j in args.jsonl:
-        sources += list(read_jsonl(j, max_bytes=config.max_bytes))
+    sources = list(iter_sources(inputs, jsonl=args.jsonl, glob=args.glob, max_bytes=config.max_bytes))
     if args.html and len(sources) > 1:
         raise UsageError("--html writes one page: with several documents use --html-dir DIR")
 
@@ -206,8 +211,7 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     def on_result(r) -> None:
         progress(r)
         if r.error:
-            message = f"{PROG}: error: {r.error if r.error.startswith(r.id) else f'{r.id}: {r.error}'}"
-            (progress._p.console.print(message, markup=False, highlight=False) if progress.enabled else print(message, file=sys.stderr))
+            progress.say(f"{PROG}: error: {r.error if r.error.startswith(r.id) else f'{r.id}: {r.error}'}")
         writers(r)
         if r.summary is not None and stream is not None:
             _write(stream, r.summary, r.id, fmt, many)
@@ -507,13 +511,11 @@ def _batch_backend(args):
 def _batch_prepare(args) -> int:
     from .api import run_sync
     from .batch import batch_request_line
-    from .reader import InputError, iter_sources, read_jsonl
+    from .reader import InputError, iter_sources
 
     backend = _batch_backend(args)
     max_bytes = args.max_bytes or backend.config.max_bytes
-    items = list(iter_sources(args.inputs, glob=args.glob, max_bytes=max_bytes)) if args.inputs else []
-    for j in args.jsonl:
-        items += list(read_jsonl(j, max_bytes=max_bytes))
+    items = list(iter_sources(args.inputs, jsonl=args.jsonl, glob=args.glob, max_bytes=max_bytes))
     if not items:
         raise UsageError("give INPUT files or folders, or --jsonl FILE")
     seen, failures, n = set(), 0, 0
@@ -541,8 +543,7 @@ def _batch_prepare(args) -> int:
 
 
 def _batch_collect(args) -> int:
-    from .api import finalize
-    from .batch import DocResult, Writers, document_from_request, read_batch_results, result_error
+    from .batch import Writers, collect_results, read_batch_results
     from .reader import InputError
 
     backend = _batch_backend(args)
@@ -570,32 +571,14 @@ def _batch_collect(args) -> int:
     done = failed = 0
     resubmit: list[str] = []
     try:
-        for cid, body in bodies.items():
-            text = document_from_request(body)
-            result = results.get(cid)
-            problem = None
-            if text is None:
-                problem = "the request carries no document (not written by `summarize batch prepare`)"
-            elif result is None:
-                problem = "no result for this request"
-            else:
-                problem = result_error(result)
-            summary = None
-            if problem is None:
-                source = Source(text=text, id=cid)
-                try:
-                    backend.model = result["response"]["body"].get("model") or backend.model
-                    summary = finalize(backend.from_batch_reply(source, result["response"]["body"]), source, backend)
-                except Exception as exc:
-                    problem = one_line(exc)
-            if problem:
+        for r in collect_results(bodies, results, backend):
+            if r.error:
                 failed += 1
-                err(f"{cid}: {problem}")
-                writers(DocResult(cid, None, error=problem))
-                resubmit.append(requests[cid])
+                err(f"{r.id}: {r.error}")
+                resubmit.append(requests[r.id])
             else:
                 done += 1
-                writers(DocResult(cid, summary.provenance.input.sha256, summary=summary))
+            writers(r)
     finally:
         writers.close()
     if resubmit:

@@ -201,6 +201,7 @@ def read_jsonl(path: Union[str, os.PathLike], *, max_bytes: int = DEFAULT_MAX_BY
 def iter_sources(
     inputs: Iterable[str],
     *,
+    jsonl: Iterable[str] = (),
     glob: str = "*.txt",
     max_bytes: int = DEFAULT_MAX_BYTES,
     stdin: BinaryIO | None = None,
@@ -209,8 +210,14 @@ def iter_sources(
 
     ``-`` reads standard input; a folder means its files matching ``glob``,
     recursively, sorted; anything else is read as a text file whatever its
-    extension.
+    extension. Then the documents of each ``jsonl`` file.
     """
+    yield from _iter_inputs(inputs, glob=glob, max_bytes=max_bytes, stdin=stdin)
+    for path in jsonl:
+        yield from read_jsonl(path, max_bytes=max_bytes)
+
+
+def _iter_inputs(inputs: Iterable[str], *, glob: str, max_bytes: int, stdin: BinaryIO | None) -> Iterator[Union[Source, InputError]]:
     for item in inputs:
         if item == "-":
             stream = stdin if stdin is not None else sys.stdin.buffer
