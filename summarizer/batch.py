@@ -45,6 +45,7 @@ class DocResult:
     summary: CaseSummary | None = None
     error: str | None = None
     skipped: bool = False
+    exception: BaseException | None = field(default=None, repr=False)  # what ``error`` describes
 
     @property
     def from_cache(self) -> bool:
@@ -111,7 +112,7 @@ async def arun_batch(
                 if item is None:
                     return
                 if isinstance(item, InputError):
-                    report(DocResult(item.source_id or "?", None, error=str(item)))
+                    report(DocResult(item.source_id or "?", None, error=str(item), exception=item))
                     continue
                 if skip is not None and skip(item):
                     report(DocResult(item.id, item.sha256, skipped=True))
@@ -120,7 +121,7 @@ async def arun_batch(
                     summary = await summarize_with(backend, item)
                     report(DocResult(item.id, item.sha256, summary=summary))
                 except Exception as exc:  # one document's failure never stops the others
-                    report(DocResult(item.id, item.sha256, error=one_line(exc)))
+                    report(DocResult(item.id, item.sha256, error=one_line(exc), exception=exc))
             finally:
                 queue.task_done()
 

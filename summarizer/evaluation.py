@@ -13,7 +13,6 @@ facts, so two runs can be compared fact by fact.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as _dt
 import json
 import subprocess
@@ -24,7 +23,7 @@ from typing import Any
 
 from .config import Config
 from .models import CaseSummary
-from .reader import Source, one_line, read_file
+from .reader import InputError, Source, read_file
 from .scoring import DocumentScore, SuiteScore, load_gold, score_document
 
 RESULTS_KIND = "summarizer-eval"
@@ -116,41 +115,38 @@ class EvalRun:
     scores: SuiteScore | None = None
 
 
-async def _run_docs(docs: list[SuiteDoc], config: Config, concurrency: int, backend=None, on_done=None):
-    from .api import summarize_with
+async def _run_docs(docs: list[SuiteDoc], config: Config, concurrency: int, backend=None):
+    """Each document through the batch runner; returns (results by id, sources by id, backend)."""
     from .backends import open_backend
+    from .batch import DocResult, arun_batch
 
     be = backend or open_backend(config)
-    sem = asyncio.Semaphore(max(1, concurrency))
-    out: dict[str, CaseSummary | Exception] = {}
+    results: dict[str, DocResult] = {}
     sources: dict[str, Source] = {}
 
-    async def one(d: SuiteDoc) -> None:
-        async with sem:
+    def items():
+        for d in docs:
             try:
-                src = read_file(d.text_path, id=d.id, max_bytes=config.max_bytes)
-                sources[d.id] = src
-                out[d.id] = await summarize_with(be, src)
-            except Exception as exc:  # one document's failure is reported, not raised
-                out[d.id] = exc
-            if on_done:
-                on_done(d.id, out[d.id])
+                sources[d.id] = read_file(d.text_path, id=d.id, max_bytes=config.max_bytes)
+                yield sources[d.id]
+            except InputError as exc:
+                yield exc
 
     try:
-        await asyncio.gather(*(one(d) for d in docs))
+        await arun_batch(items(), be, concurrency=concurrency, on_result=lambda r: results.__setitem__(r.id, r))
     finally:
         if backend is None:
             await be.aclose()
-    return out, sources, be
+    return results, sources, be
 
 
-def run_suite(docs: list[SuiteDoc], config: Config, *, concurrency: int = 4, suite_name: str = "", backend=None, on_done=None) -> EvalRun:
+def run_suite(docs: list[SuiteDoc], config: Config, *, concurrency: int = 4, suite_name: str = "", backend=None) -> EvalRun:
     """Run a backend over a suite and score it. ``backend`` overrides the one ``config`` opens."""
     from .api import run_sync
     from .vocab import vocabulary_sha256
 
     t0 = time.perf_counter()
-    out, sources, be = run_sync(_run_docs(docs, config, concurrency, backend, on_done))
+    out, sources, be = run_sync(_run_docs(docs, config, concurrency, backend))
     runtime = time.perf_counter() - t0
     scores: dict[str, DocumentScore] = {}
     documents: dict[str, Any] = {}
@@ -158,11 +154,11 @@ def run_suite(docs: list[SuiteDoc], config: Config, *, concurrency: int = 4, sui
     usage = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
     prompts = {}
     for d in docs:
-        result = out[d.id]
-        if isinstance(result, Exception):
-            documents[d.id] = {"error": f"{type(result).__name__}: {one_line(result)}"}
+        r = out[d.id]
+        if r.summary is None:
+            documents[d.id] = {"error": f"{type(r.exception).__name__}: {r.error}"}
             continue
-        summaries[d.id] = result
+        result = summaries[d.id] = r.summary
         sc = score_document(result, d.gold, sources[d.id].text)
         scores[d.id] = sc
         documents[d.id] = {**sc.as_dict(), "error": None, "facts": flatten_facts(result)}
