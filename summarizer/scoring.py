@@ -166,8 +166,6 @@ def normalise(value: Any) -> str:
 
 
 def _vocab_keys(value: str) -> set[str]:
-    from .vocab import clinical_lexicon
-
     lex = clinical_lexicon()
     matches = lex.find(value)
     if len(matches) == 1 and matches[0].end - matches[0].start >= len(value.strip()) - 2:
@@ -411,12 +409,16 @@ def _score_fields(doc: DocumentScore, group: str, where: str, p: dict, g: dict, 
             doc.mismatches.append(f"{where}.{f}: predicted {p.get(f)}, gold {g.get(f)}")
 
 
+def _same_name(pred: dict, gold: dict) -> bool:
+    return any(strings_match(pred["name"], o) for o in options(gold["name"]) if o)
+
+
 def _score_patient(doc: DocumentScore, p: dict, g: dict, where: str) -> None:
     _score_fields(doc, "patients", where, p, g, PATIENT_SCALARS, PATIENT_LISTS)
 
     # findings: match on name, then the result is a fact of its own
     pf, gf = p.get("findings") or [], g.get("findings") or []
-    c, pairs = score_list(pf, gf, lambda a, b: any(strings_match(a["name"], o) for o in options(b["name"]) if o))
+    c, pairs = score_list(pf, gf, _same_name)
     doc.count("patients.findings", c)
     for i, j in pairs:
         doc.count("patients.findings.result", score_scalar("result", pf[i].get("result"), gf[j].get("result")))
@@ -429,7 +431,7 @@ def _score_patient(doc: DocumentScore, p: dict, g: dict, where: str) -> None:
 
     # treatments: match on name, then role/response/courses/dose/route/duration
     pt, gt = p.get("treatments") or [], g.get("treatments") or []
-    c, pairs = score_list(pt, gt, lambda a, b: any(strings_match(a["name"], o) for o in options(b["name"]) if o))
+    c, pairs = score_list(pt, gt, _same_name)
     doc.count("patients.treatments", c)
     if c.fp or c.fn:
         doc.mismatches.append(f"{where}.treatments: predicted {[t['name'] for t in pt]}, gold {[t['name'] for t in gt]}")
@@ -447,19 +449,8 @@ def _score_patient(doc: DocumentScore, p: dict, g: dict, where: str) -> None:
             fn=sum(1 for j, t in enumerate(gt) if j not in matched_g and any(o is not None for o in options(t.get(f))) and None not in options(t.get(f))),
         ))
 
-    po, go = p.get("outcome") or {}, g.get("outcome") or {}
-    for f in ("status", "description"):
-        c = score_scalar(f, po.get(f), go.get(f))
-        doc.count(f"patients.outcome.{f}", c)
-        if c.fp or c.fn:
-            doc.mismatches.append(f"{where}.outcome.{f}: predicted {po.get(f)!r}, gold {go.get(f)!r}")
-    pa, ga = p.get("adverse_events") or {}, g.get("adverse_events") or {}
-    c = score_scalar("status", pa.get("status"), ga.get("status"))
-    doc.count("patients.adverse_events.status", c)
-    if c.fp or c.fn:
-        doc.mismatches.append(f"{where}.adverse_events.status: predicted {pa.get('status')!r}, gold {ga.get('status')!r}")
-    c, _ = score_list(pa.get("events") or [], ga.get("events") or [])
-    doc.count("patients.adverse_events.events", c)
+    for part, scalars, lists in (("outcome", ["status", "description"], []), ("adverse_events", ["status"], ["events"])):
+        _score_fields(doc, f"patients.{part}", f"{where}.{part}", p.get(part) or {}, g.get(part) or {}, scalars, lists)
 
 
 # ---------------------------------------------------------------------------
