@@ -220,7 +220,7 @@ def csv_rows(doc_id: str, summary: CaseSummary) -> list[dict[str, Any]]:
     """The individual-patient table reviewers pool: one row per patient."""
     rows = []
     for p in summary.patients:
-        index = next((t for t in p.treatments if t.role == "index"), None)
+        index = p.index_treatment
         prior = [t.name for t in p.treatments if t.role == "prior"]
         ae = p.adverse_events.status + (": " + "; ".join(p.adverse_events.events) if p.adverse_events.events else "")
         rows.append({

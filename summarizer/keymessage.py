@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from .models import CaseSummary, KeyMessage, Patient, Treatment
+from .models import CaseSummary, KeyMessage, Patient
 from .vocab import NUMBER_WORDS, fold_key, glossary, tokens
 
 _WORDS = {v: w for w, v in NUMBER_WORDS.items() if v <= 10}
@@ -114,10 +114,6 @@ def _people(patients: list[Patient], n: int) -> str:
     return "patients"
 
 
-def _index(p: Patient) -> Treatment | None:
-    return next((t for t in p.treatments if t.role == "index"), None)
-
-
 def _pronoun(patients: list[Patient]) -> tuple[str, str]:
     """(subject, verb 'was/were') for the patients."""
     if len(patients) != 1:
@@ -174,7 +170,7 @@ def compose(summary: CaseSummary, source_text: str | None = None) -> KeyMessage:
     n = len(patients)
     people = _people(patients, n)
     subject, be = _pronoun(patients)
-    index_names = Counter(t.name for p in patients if (t := _index(p)))
+    index_names = Counter(t.name for p in patients if (t := p.index_treatment))
     intervention = study.intervention or (index_names.most_common(1)[0][0] if index_names else None)
 
     # Sentence 1: who, with what.
@@ -214,7 +210,7 @@ def compose(summary: CaseSummary, source_text: str | None = None) -> KeyMessage:
     # Sentence 2: what was done and what happened.
     s2 = ""
     if intervention:
-        routes = {t.route for p in patients if (t := _index(p)) and t.route}
+        routes = {t.route for p in patients if (t := p.index_treatment) and t.route}
         lay = _named(intervention)
         route = ""
         if len(routes) == 1:
@@ -232,7 +228,7 @@ def compose(summary: CaseSummary, source_text: str | None = None) -> KeyMessage:
             who2 = ("" if n == 1 else "both" if n == 2 else "all") if counts[status] == n else f"{_count_word(counts[status])} of them"
             phrase = _outcome_phrase(status, descriptions)
             outcome = f"{who2} {phrase}".strip()
-            courses = sorted({t.courses for p in patients if (t := _index(p)) and t.courses and stated(t.courses)})
+            courses = sorted({t.courses for p in patients if (t := p.index_treatment) and t.courses and stated(t.courses)})
             if status in ("resolved", "improved") and courses and len(courses) <= 3:
                 outcome += f" after {_join([str(c) for c in courses])} course{'s' if courses != [1] else ''}"
             better, worse = _what_changed(descriptions)

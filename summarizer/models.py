@@ -130,6 +130,11 @@ class Patient(_Model):
     adverse_events: AdverseEvents = Field(default_factory=AdverseEvents)
     evidence: EvidenceList = Field(default_factory=list)
 
+    @property
+    def index_treatment(self) -> Optional[Treatment]:
+        """The treatment the report is about for this patient (role ``index``), if any."""
+        return next((t for t in self.treatments if t.role == "index"), None)
+
 
 class KeyMessage(_Model):
     plain_language: str = ""

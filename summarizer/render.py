@@ -10,10 +10,25 @@ from typing import Any, TextIO
 
 from .models import CaseSummary, Patient, Treatment
 
-_RESPONSE_WORDS = {
-    "resolved": "resolved", "improved": "improved", "no_change": "no change", "worsened": "worsened",
-    "died": "died", "not_reported": "not reported",
-}
+def words(value: object) -> str:
+    """An enum value as words: "no_change" -> "no change"."""
+    return str(value).replace("_", " ")
+
+
+def age_text(age: float | None, *, missing: str = "age ?", years: str = "y") -> str:
+    """"11 y"; under two, months or days ("18 months", "12 days")."""
+    if age is None:
+        return missing
+    if age < 2 and not float(age).is_integer():
+        months = round(age * 12, 1)
+        return f"{months:g} months" if months >= 1 else f"{round(age * 365.25):g} days"
+    return f"{age:g} {years}"
+
+
+def adverse_text(p: Patient) -> str:
+    """"present: headache, nausea", "none", "not reported"."""
+    ae = p.adverse_events
+    return words(ae.status) + (f": {', '.join(ae.events)}" if ae.events else "")
 
 
 def to_json(summary: CaseSummary, *, id: str | None = None, indent: int | None = 2) -> str:
@@ -23,16 +38,6 @@ def to_json(summary: CaseSummary, *, id: str | None = None, indent: int | None =
     return json.dumps(data, ensure_ascii=False, indent=indent)
 
 
-def _age(p: Patient) -> str:
-    if p.age_years is None:
-        return "age ?"
-    a = p.age_years
-    if a < 2 and not float(a).is_integer():
-        months = round(a * 12, 1)
-        return f"{months:g} months" if months >= 1 else f"{round(a * 365.25):g} days"
-    return f"{a:g} y"
-
-
 def _treatment_line(t: Treatment) -> str:
     bits = [t.name]
     extra = [x for x in (t.dose, t.route, t.duration) if x]
@@ -40,7 +45,7 @@ def _treatment_line(t: Treatment) -> str:
         extra.append(f"{t.courses} course{'s' if t.courses != 1 else ''}")
     if extra:
         bits.append(f"({', '.join(extra)})")
-    bits.append(f"[{t.role}] -> {_RESPONSE_WORDS[t.response]}")
+    bits.append(f"[{t.role}] -> {words(t.response)}")
     return " ".join(bits)
 
 
@@ -73,11 +78,10 @@ def to_markdown(summary: CaseSummary, *, id: str | None = None) -> str:
     if summary.patients:
         out += ["## Patients", "", "| Patient | Age | Sex | Index treatment | Response | Outcome | Adverse events |", "|---|---|---|---|---|---|---|"]
         for p in summary.patients:
-            index = next((t for t in p.treatments if t.role == "index"), None)
-            ae = p.adverse_events.status.replace("_", " ") + (f": {', '.join(p.adverse_events.events)}" if p.adverse_events.events else "")
+            index = p.index_treatment
             out.append(
-                f"| {p.label} | {_age(p)} | {p.sex or '?'} | {index.name if index else '-'} | "
-                f"{_RESPONSE_WORDS[index.response] if index else '-'} | {_RESPONSE_WORDS[p.outcome.status]} | {ae} |"
+                f"| {p.label} | {age_text(p.age_years)} | {p.sex or '?'} | {index.name if index else '-'} | "
+                f"{words(index.response) if index else '-'} | {words(p.outcome.status)} | {adverse_text(p)} |"
             )
         for p in summary.patients:
             out += ["", f"### {p.label}", ""]
@@ -123,11 +127,10 @@ def print_terminal(summary: CaseSummary, file: TextIO, *, id: str | None = None)
         for col in ("patient", "age", "sex", "index treatment", "response", "outcome", "adverse events"):
             table.add_column(col)
         for p in summary.patients:
-            index = next((t for t in p.treatments if t.role == "index"), None)
+            index = p.index_treatment
             table.add_row(
-                p.label, _age(p), p.sex or "?", index.name if index else "-",
-                _RESPONSE_WORDS[index.response] if index else "-", _RESPONSE_WORDS[p.outcome.status],
-                p.adverse_events.status.replace("_", " ") + (f" ({', '.join(p.adverse_events.events)})" if p.adverse_events.events else ""),
+                p.label, age_text(p.age_years), p.sex or "?", index.name if index else "-",
+                words(index.response) if index else "-", words(p.outcome.status), adverse_text(p),
             )
     console.print(Panel(body if not summary.patients else Text.assemble(body), title=head, title_align="left"))
     if summary.patients:

@@ -29,6 +29,7 @@ from markupsafe import Markup, escape
 from rapidfuzz import fuzz
 
 from .models import DESIGNS, CaseSummary, Evidence, Patient
+from .render import age_text, words
 
 T = TypeVar("T")
 
@@ -52,7 +53,6 @@ FIELD_NAMES = {
     "age_years": "age", "age_at_onset_years": "age at onset", "n_patients": "patients", "follow_up": "follow-up",
     "conflict_of_interest": "conflict of interest",
 }
-RESPONSE_WORDS = {"no_change": "no change", "not_reported": "not reported"}
 
 _PATH = re.compile(r"^patients\[(\d+)\](?:\.(findings|treatments)\[(\d+)\]|\.(outcome|adverse_events))?$")
 _PLAIN_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
@@ -189,16 +189,11 @@ def segment(length: int, spans: Iterable[tuple[int, int, T]]) -> list[tuple[int,
 
 
 def _fmt_age(a: float | None) -> str:
-    if a is None:
-        return "—"
-    if a < 2 and not float(a).is_integer():
-        months = round(a * 12, 1)
-        return f"{months:g} months" if months >= 1 else f"{round(a * 365.25):g} days"
-    return f"{a:g} years"
+    return age_text(a, missing="—", years="years")
 
 
 def _words(value: Any) -> str:
-    return RESPONSE_WORDS.get(value, str(value)) if value is not None else "—"
+    return words(value) if value is not None else "—"
 
 
 def _field_name(name: str) -> str:

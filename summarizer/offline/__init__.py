@@ -82,7 +82,7 @@ def _cutoff(view: TextView, index, own) -> int | None:
 
 
 def _common_index(patients: list[Patient]) -> str | None:
-    names = [t.name for p in patients for t in p.treatments if t.role == "index"]
+    names = [t.name for p in patients if (t := p.index_treatment)]
     return max(set(names), key=names.count) if names else None
 
 
