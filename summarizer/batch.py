@@ -20,7 +20,6 @@ import csv
 import gc
 import json
 import os
-import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from .backends import Backend
 from .models import CaseSummary, Usage
 from .prompt import FENCED_DOCUMENT
 from .reader import InputError, Source, one_line
+from .render import safe_filename
 
 CSV_COLUMNS = [
     "document_id", "title", "patient", "age_years", "sex", "condition", "index_treatment", "courses",
@@ -205,15 +205,6 @@ def _replace_file(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
-
-
-def safe_filename(doc_id: str, suffix: str) -> str:
-    """A file name for a document id (paths, spaces, unicode), unique per id."""
-    import hashlib
-
-    base = re.sub(r"[^\w.-]+", "_", doc_id.replace("\\", "/").strip("/")).strip("._") or "document"
-    digest = hashlib.sha1(doc_id.encode("utf-8")).hexdigest()[:8]
-    return f"{base[:80]}-{digest}{suffix}"
 
 
 def csv_rows(doc_id: str, summary: CaseSummary) -> list[dict[str, Any]]:

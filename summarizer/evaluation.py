@@ -312,8 +312,8 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
                 "error": (da.get("error"), db.get("error")),
             }
     return {
-        "a": _describe(a),
-        "b": _describe(b),
+        "a": describe_run(a),
+        "b": describe_run(b),
         "overall": (a["overall"]["f1"], b["overall"]["f1"]),
         "key_message": (a.get("key_message"), b.get("key_message")),
         "fields": fields,
@@ -321,16 +321,19 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _describe(r: dict[str, Any]) -> str:
-    prompt = ", ".join(f"{p['name']} v{p['version']} ({p['sha256'][:8]})" for p in r.get("prompts", {}).values())
-    bits = [r.get("backend", "?"), r.get("model") or "", prompt, (r.get("git_commit") or "")[:12], r.get("created_at", "")]
-    return " · ".join(b for b in bits if b)
+def describe_run(r: dict[str, Any]) -> str:
+    """One line naming what produced a results file: backend, model, prompts, commit, time."""
+    prompts = ", ".join(f"{p.get('name')} v{p.get('version')} ({str(p.get('sha256', ''))[:8]})" for p in (r.get("prompts") or {}).values())
+    commit = r.get("git_commit") or ""
+    commit = commit[:12] + ("-dirty" if commit.endswith("-dirty") else "")
+    bits = [r.get("backend") or "?", r.get("model"), prompts, commit, r.get("created_at")]
+    return " · ".join(str(b) for b in bits if b)
 
 
 def markdown_report(current: dict[str, Any], baseline: dict[str, Any] | None, verdict: Verdict | None) -> str:
-    lines = [f"# Eval report: {current.get('suite') or 'suite'}", "", f"Run: {_describe(current)}  ", f"Runtime: {current['runtime_s']} s; documents: {current['documents_total']} ({current['documents_failed']} failed)  "]
+    lines = [f"# Eval report: {current.get('suite') or 'suite'}", "", f"Run: {describe_run(current)}  ", f"Runtime: {current['runtime_s']} s; documents: {current['documents_total']} ({current['documents_failed']} failed)  "]
     if baseline:
-        lines.append(f"Baseline: {_describe(baseline)}  ")
+        lines.append(f"Baseline: {describe_run(baseline)}  ")
     lines += ["", f"**Overall micro-F1: {current['overall']['f1']:.3f}**" + (f" (baseline {baseline['overall']['f1']:.3f})" if baseline else "")]
     km = current.get("key_message") or {}
     if km:

@@ -5,10 +5,29 @@ Renderers only read the record; they never look at the source again.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+import unicodedata
 from typing import Any, TextIO
 
 from .models import CaseSummary, Patient, Treatment
+
+_PLAIN_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
+_WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+
+
+def safe_filename(doc_id: str, suffix: str) -> str:
+    """A safe file name for a document id: plain lowercase ids are kept (``dev01_x.html``);
+    any other id becomes an ASCII slug plus a hash of the id (``a_b_c.txt--1f2e3d4c5b.html``),
+    so distinct ids never share a name, even on case-insensitive file systems."""
+    if _PLAIN_ID.match(doc_id) and not re.search(r"--[0-9a-f]{10}$", doc_id) and doc_id.split(".")[0] not in _WINDOWS_RESERVED:
+        return f"{doc_id}{suffix}"
+    ascii_id = unicodedata.normalize("NFKD", doc_id).encode("ascii", "ignore").decode().lower()
+    slug = re.sub(r"[^a-z0-9._-]+", "_", ascii_id).strip("._-")[:60] or "document"
+    digest = hashlib.sha256(doc_id.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{slug}--{digest}{suffix}"
+
 
 def words(value: object) -> str:
     """An enum value as words: "no_change" -> "no change"."""

@@ -409,7 +409,8 @@ def _score_fields(doc: DocumentScore, group: str, where: str, p: dict, g: dict, 
             doc.mismatches.append(f"{where}.{f}: predicted {p.get(f)}, gold {g.get(f)}")
 
 
-def _same_name(pred: dict, gold: dict) -> bool:
+def same_name(pred: dict, gold: dict) -> bool:
+    """A predicted finding/treatment and a gold one are the same when their names match."""
     return any(strings_match(pred["name"], o) for o in options(gold["name"]) if o)
 
 
@@ -418,7 +419,7 @@ def _score_patient(doc: DocumentScore, p: dict, g: dict, where: str) -> None:
 
     # findings: match on name, then the result is a fact of its own
     pf, gf = p.get("findings") or [], g.get("findings") or []
-    c, pairs = score_list(pf, gf, _same_name)
+    c, pairs = score_list(pf, gf, same_name)
     doc.count("patients.findings", c)
     for i, j in pairs:
         doc.count("patients.findings.result", score_scalar("result", pf[i].get("result"), gf[j].get("result")))
@@ -431,7 +432,7 @@ def _score_patient(doc: DocumentScore, p: dict, g: dict, where: str) -> None:
 
     # treatments: match on name, then role/response/courses/dose/route/duration
     pt, gt = p.get("treatments") or [], g.get("treatments") or []
-    c, pairs = score_list(pt, gt, _same_name)
+    c, pairs = score_list(pt, gt, same_name)
     doc.count("patients.treatments", c)
     if c.fp or c.fn:
         doc.mismatches.append(f"{where}.treatments: predicted {[t['name'] for t in pt]}, gold {[t['name'] for t in gt]}")

@@ -16,9 +16,7 @@ blob encoded with jinja's ``tojson`` filter.
 
 from __future__ import annotations
 
-import hashlib
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence, TypeVar
@@ -28,8 +26,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 from rapidfuzz import fuzz
 
+from .grounding import holds
 from .models import DESIGNS, CaseSummary, Evidence, Patient
-from .render import age_text, words
+from .render import age_text, safe_filename, words
 
 T = TypeVar("T")
 
@@ -55,8 +54,6 @@ FIELD_NAMES = {
 }
 
 _PATH = re.compile(r"^patients\[(\d+)\](?:\.(findings|treatments)\[(\d+)\]|\.(outcome|adverse_events))?$")
-_PLAIN_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
-_WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 
 
 # ---------------------------------------------------------------------------
@@ -220,7 +217,7 @@ class FactIndex:
         for n, (path, ev) in enumerate(summary.evidence_items()):
             fact = self._owner(path, ev)
             start, end = max(0, min(ev.start, len(text))), max(0, min(ev.end, len(text)))
-            mark = Mark(f"e{n}", ev, fact, start, end, text[ev.start:ev.end] == ev.quote and ev.end <= len(text))
+            mark = Mark(f"e{n}", ev, fact, start, end, holds(ev, text))
             fact.marks.append(mark)
             self.marks.append(mark)
 
@@ -355,10 +352,9 @@ class GoldView:
 
 def _by_name(pred: list, gold: list) -> dict[int, int]:
     """Pair predicted with gold findings/treatments by name, as the scorer does."""
-    from .scoring import options, score_list, strings_match
+    from .scoring import same_name, score_list
 
-    _, pairs = score_list(pred, gold, lambda a, b: any(strings_match(a["name"], o) for o in options(b["name"]) if o))
-    return dict(pairs)
+    return dict(score_list(pred, gold, same_name)[1])
 
 
 def _scalar_row(gv: GoldView, name: str, pred: Any, gold_obj: dict | None, fact: Fact | None, shown: str | None = None) -> Row:
@@ -569,25 +565,11 @@ def write_html(summary: CaseSummary, text: str, path: str | Path, **kw: Any) -> 
 
 
 def html_filename(doc_id: str) -> str:
-    """A safe file name for a document id: plain lowercase ids are kept (``dev01_x.html``);
-    any other id becomes an ASCII slug plus a hash of the id (``a_b_c.txt--1f2e3d4c5b.html``),
-    so distinct ids never share a name, even on case-insensitive file systems."""
-    if _PLAIN_ID.match(doc_id) and not re.search(r"--[0-9a-f]{10}$", doc_id) and doc_id.split(".")[0] not in _WINDOWS_RESERVED:
-        return f"{doc_id}.html"
-    ascii_id = unicodedata.normalize("NFKD", doc_id).encode("ascii", "ignore").decode().lower()
-    slug = re.sub(r"[^a-z0-9._-]+", "_", ascii_id).strip("._-")[:60] or "document"
-    digest = hashlib.sha256(doc_id.encode("utf-8", "surrogatepass")).hexdigest()[:10]
-    return f"{slug}--{digest}.html"
+    return safe_filename(doc_id, ".html")
 
 
 # ---------------------------------------------------------------------------
 # The eval report
-
-
-def _run_line(r: dict[str, Any]) -> str:
-    prompts = ", ".join(f"{p.get('name')} v{p.get('version')} ({str(p.get('sha256', ''))[:8]})" for p in (r.get("prompts") or {}).values())
-    bits = [r.get("backend"), r.get("model"), prompts, (r.get("git_commit") or "")[:19], r.get("created_at")]
-    return " · ".join(str(b) for b in bits if b)
 
 
 def _read_source(path: Path) -> str | None:
@@ -602,7 +584,7 @@ def _read_source(path: Path) -> str | None:
 def eval_report_html(results: dict, baseline: dict | None, verdict, summaries: dict[str, CaseSummary],
                      docs: Sequence, path: str | Path) -> None:
     """Write the HTML eval report to ``path`` and one viewer page per document into ``<stem>_docs/``."""
-    from .evaluation import field_table
+    from .evaluation import describe_run, field_table
 
     out = Path(path)
     pages = out.parent / f"{out.stem}_docs"
@@ -639,8 +621,8 @@ def eval_report_html(results: dict, baseline: dict | None, verdict, summaries: d
     base_overall = ((baseline or {}).get("overall") or {}).get("f1")
     page = _env().get_template("eval_report.html.j2").render(
         r=results,
-        run_line=_run_line(results),
-        baseline_line=_run_line(baseline) if baseline else None,
+        run_line=describe_run(results),
+        baseline_line=describe_run(baseline) if baseline else None,
         overall=overall,
         overall_delta=None if overall is None or base_overall is None else overall - base_overall,
         base_overall=base_overall,
