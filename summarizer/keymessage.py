@@ -50,32 +50,22 @@ def gloss(term: str) -> str:
     return " ".join(out) if changed else term
 
 
-def _named(term: str) -> str:
-    """The term as the source writes it, with the glossary's explanation when there is one:
-    'acyclovir (an antiviral medicine)', never a respelling that drops the source word."""
+def _with_gloss(term: str, *, lay_first: bool = False) -> str:
+    """The term as the source writes it, with the glossary's explanation when there is a short
+    one: 'acyclovir (an antiviral medicine)'. ``lay_first`` puts a plain rewording first:
+    'blood clots (thrombosis)'. Never a respelling that drops the source word."""
     lay = gloss(term)
-    if lay.lower() == term.lower():
+    if lay.lower() == term.lower() or (lay_first and len(lay.split()) > _MAX_GLOSS_WORDS):
         return term
     if term.lower() in lay.lower():
         return lay
-    explained = re.search(r"\(([^)]*)\)", lay)
+    explained = re.search(r"\(([^)]*)\)", lay)  # "pemphigus (an immune disease...)" for "pemphigus vulgaris"
+    if lay_first and not explained:
+        return f"{lay} ({term})"
     explanation = explained.group(1) if explained else lay
     if len(explanation.split()) > _MAX_GLOSS_WORDS:
         return term
     return f"{term} ({explanation})"
-
-
-def _with_gloss(term: str) -> str:
-    """'dermatomyositis (an inflammatory disease ...)' when the gloss is short, else the term."""
-    lay = gloss(term)
-    if lay.lower() == term.lower() or len(lay.split()) > _MAX_GLOSS_WORDS:
-        return term
-    if term.lower() in lay.lower():
-        return lay
-    explained = re.search(r"\(([^)]*)\)", lay)
-    if explained:  # "pemphigus (an immune disease...)" for "pemphigus vulgaris"
-        return f"{term} ({explained.group(1)})"
-    return f"{lay} ({term})"
 
 
 def _join(items: list[str]) -> str:
@@ -186,7 +176,7 @@ def compose(summary: CaseSummary, source_text: str | None = None) -> KeyMessage:
     common = [c for c in patients[0].comorbidities if all(c in p.comorbidities for p in patients)][:2]
     if common:
         s1 += f" with {_join(common)}"
-    s1 += f" had {_with_gloss(study.condition)}" if study.condition else " was treated"
+    s1 += f" had {_with_gloss(study.condition, lay_first=True)}" if study.condition else " was treated"
     problem = study.problem
     if problem and study.condition:
         s1 += f" with {problem}"
@@ -211,7 +201,7 @@ def compose(summary: CaseSummary, source_text: str | None = None) -> KeyMessage:
     s2 = ""
     if intervention:
         routes = {t.route for p in patients if (t := p.index_treatment) and t.route}
-        lay = _named(intervention)
+        lay = _with_gloss(intervention)
         route = ""
         if len(routes) == 1:
             r = next(iter(routes))
@@ -269,7 +259,7 @@ def _no_patients(summary: CaseSummary, stated=lambda n: True) -> KeyMessage:
     kind = {"review": "review of published reports", "trial": "clinical trial", "cohort": "study of a group of patients"}.get(
         study.design, "report"
     )
-    about = f" about {_with_gloss(study.condition)}" if study.condition else ""
+    about = f" about {_with_gloss(study.condition, lay_first=True)}" if study.condition else ""
     treat = f" and {study.intervention}" if study.intervention else ""
     n = f" of {study.n_patients} patients" if study.n_patients and stated(study.n_patients) else ""
     s1 = f"This is a {kind}{n}{about}{treat}."
