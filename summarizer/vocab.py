@@ -106,10 +106,6 @@ def read_tsv(name: str) -> list[dict[str, str]]:
     ]
 
 
-def data_exists(name: str) -> bool:
-    return importlib.resources.files("summarizer.data").joinpath(name).is_file()
-
-
 _SEP = "\x1f"
 
 
@@ -277,23 +273,19 @@ def _build_clinical_lexicon() -> Lexicon:
     for row in read_tsv("drugs.tsv"):
         lex.add(row["term"], Entry("drug", row["canonical"]))
     for name, kind in (("drug_classes.tsv", "drug_class"), ("procedures.tsv", "procedure")):
-        if data_exists(name):
-            for row in read_tsv(name):
-                lex.add(row["term"], Entry(kind, row["canonical"], row.get("gloss_key", "")))
+        for row in read_tsv(name):
+            lex.add(row["term"], Entry(kind, row["canonical"], row.get("gloss_key", "")))
     for name in ("diseases.tsv", "conditions.tsv"):
         for row in read_tsv(name):
             lex.add(row["term"], Entry(row["category"], row["canonical"]))
-    if data_exists("manifestations.tsv"):
-        for row in read_tsv("manifestations.tsv"):
-            lex.add(row["term"], Entry("manifestation", row["canonical"], row.get("body_system", "")))
-    if data_exists("tests.tsv"):
-        for row in read_tsv("tests.tsv"):
-            lex.add(row["term"], Entry("test", row["canonical"], row.get("kind", "")))
-    if data_exists("abbreviations.tsv"):
-        kind_map = {"drug": "drug", "procedure": "procedure", "test": "test", "disease": "disease"}
-        for row in read_tsv("abbreviations.tsv"):
-            kind = kind_map.get(row.get("kind", ""), "abbreviation")
-            lex.add(row["abbr"], Entry(kind, row["expansion"], "abbr"), cased=True)
+    for row in read_tsv("manifestations.tsv"):
+        lex.add(row["term"], Entry("manifestation", row["canonical"], row.get("body_system", "")))
+    for row in read_tsv("tests.tsv"):
+        lex.add(row["term"], Entry("test", row["canonical"], row.get("kind", "")))
+    kinds = {"drug", "procedure", "test", "disease"}
+    for row in read_tsv("abbreviations.tsv"):
+        kind = row.get("kind", "") if row.get("kind", "") in kinds else "abbreviation"
+        lex.add(row["abbr"], Entry(kind, row["expansion"], "abbr"), cased=True)
     return lex
 
 
@@ -304,13 +296,9 @@ def section_headings() -> dict[str, str]:
 
 @functools.lru_cache(maxsize=None)
 def glossary() -> dict[tuple[str, ...], str]:
-    if not data_exists("glossary.tsv"):
-        return {}
     return {fold_key(r["term"]): r["lay"] for r in read_tsv("glossary.tsv")}
 
 
 @functools.lru_cache(maxsize=None)
 def disease_adjectives() -> dict[str, str]:
-    if not data_exists("disease_adjectives.tsv"):
-        return {}
     return {r["adjective"].lower(): r["disease"] for r in read_tsv("disease_adjectives.tsv")}
