@@ -30,10 +30,15 @@ class Cue:
     surface: str
 
 
+@functools.lru_cache(maxsize=1)
+def _cue_rows() -> list[dict[str, str]]:
+    return read_tsv("cues.tsv")
+
+
 @functools.lru_cache(maxsize=None)
 def cue_lexicons() -> dict[str, Lexicon]:
     out: dict[str, Lexicon] = {}
-    for row in read_tsv("cues.tsv"):
+    for row in _cue_rows():
         lex = out.setdefault(row["kind"], Lexicon())
         lex.add(row["cue"], Entry("cue", row.get("value", ""), row["kind"]))
     return out
@@ -41,7 +46,7 @@ def cue_lexicons() -> dict[str, Lexicon]:
 
 @functools.lru_cache(maxsize=None)
 def cue_words(kind: str) -> frozenset[str]:
-    return frozenset(r["cue"].lower() for r in read_tsv("cues.tsv") if r["kind"] == kind)
+    return frozenset(r["cue"].lower() for r in _cue_rows() if r["kind"] == kind)
 
 
 def find_cues(text: str, kind: str, start: int = 0, end: int | None = None) -> list[Cue]:
