@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from ..layout import Sentence
 from ..models import AdverseEvents, Evidence, Finding, Outcome, Treatment
 from ..textview import TextView
-from ..vocab import Match, disease_adjectives, fold_key
+from ..vocab import NUMBER_WORDS, Match, disease_adjectives, fold_key
 from .mentions import (
     CONDITION_KINDS,
     TREATMENT_KINDS,
@@ -34,9 +34,10 @@ from .mentions import (
     find_cues,
     is_negated,
 )
-from .patients import number_value
+from .patients import ORDINALS, number_value
 
 
+_NUMBER_WORD = "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
 _UNIT = r"(?:mg|g|µg|μg|mcg|ug|ng|IU|UI|U|units?|mL|ml|mmol|mEq|mg/m2|mg/m²)"
 DOSE = re.compile(
     rf"\b\d+(?:[.,]\d+)?(?:\s*[-\u2013]\s*\d+(?:[.,]\d+)?)?\s*{_UNIT}\b(?:\s*(?:/|per)\s*(?:kg|m2|m²|d|day|dose|week|wk|h|hour|month|cycle|infusion|bolus))*"
@@ -45,12 +46,12 @@ DOSE = re.compile(
     re.I,
 )
 DURATION = re.compile(
-    r"\b(?:for|during|over)\s+(?:a\s+(?:period|total|course)\s+of\s+)?(?P<d>(?:\d+(?:[.,]\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|twelve)"
+    rf"\b(?:for|during|over)\s+(?:a\s+(?:period|total|course)\s+of\s+)?(?P<d>(?:\d+(?:[.,]\d+)?|{_NUMBER_WORD})"
     r"(?:\s*(?:[-\u2013]|to)\s*\d+)?\s+(?:days?|weeks?|months?|years?))\b",
     re.I,
 )
 COURSES = re.compile(
-    r"\b(?P<n>\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|twelve)\s+(?:(?:monthly|weekly|additional|more|further|consecutive|successive)\s+)?"
+    rf"\b(?P<n>\d{{1,2}}|{_NUMBER_WORD})\s+(?:(?:monthly|weekly|additional|more|further|consecutive|successive)\s+)?"
     r"(?P<unit>courses?|cycles?|sessions?|pulses?|infusions?|series|cures)\b",
     re.I,
 )
@@ -349,7 +350,7 @@ _ORDINAL_COURSE = re.compile(
     r"\b(?:a|the)\s+(?P<ord>single|one|second|third|fourth|fifth|sixth|repeat(?:ed)?)\s+(?:dose|course|cycle|infusion|pulse|session)s?\s+of\s+(?:[\w-]+\s+){0,2}$",
     re.I,
 )
-_ORDINAL_VALUE = {"single": 1, "one": 1, "second": 2, "repeat": 2, "repeated": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6}
+_ORDINAL_VALUE = {**ORDINALS, "single": 1, "one": 1, "repeat": 2, "repeated": 2}
 
 
 def _attributes(view: TextView, s: Sentence, m, acc: _TreatmentAcc, units: list) -> None:
