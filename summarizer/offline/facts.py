@@ -99,7 +99,7 @@ def source_text(view: TextView, start: int, end: int) -> str:
     return re.sub(r"\s+", " ", quote).strip()
 
 
-def _clean_name(surface: str) -> str:
+def clean_name(surface: str) -> str:
     name = re.sub(r"\s+", " ", surface).strip()
     letters = [c for c in name if c.isalpha()]
     if len(letters) > 1 and all(c.isupper() for c in letters) and len(name) <= 6:
@@ -419,7 +419,7 @@ def _final_response(responses: list[tuple[int, str, bool, int, int]]) -> str:
 
 
 def _build_treatment(view: TextView, a: _TreatmentAcc, role: str) -> Treatment:
-    surfaces = [_clean_name(m.surface) for m in a.mentions]
+    surfaces = [clean_name(m.surface) for m in a.mentions]
     canonical_like = [s for s in surfaces if s.lower() == a.key]
     name = canonical_like[0] if canonical_like else max(surfaces, key=lambda s: (surfaces.count(s), len(s)))
     evidence = [ev(view, m.start, m.end, "name") for m in a.mentions]
@@ -504,7 +504,7 @@ def _finding_name(view: TextView, mentions: Mentions, start: int, end: int) -> s
             return name
     diseases = mentions.within(start, end, "disease", "sign")
     if diseases and (_SCREENING_HEAD.search(sub) or re.search(r"\b(?:search|screening)\s+for\b", sub, re.I)):
-        return f"{_clean_name(diseases[-1].surface)} screening"
+        return f"{clean_name(diseases[-1].surface)} screening"
     words = re.findall(r"[A-Za-z][\w'-]*", sub)
     if _SCREENING_HEAD.search(sub) and words and len(words) <= 4:
         core = [w for w in words if not _SCREENING_HEAD.fullmatch(w) and w.lower() not in {"the", "a", "an", "of", "for", "her", "his"}]
@@ -714,7 +714,7 @@ _INTRO_WITH = re.compile(
 )
 
 
-def _history_scopes(text: str, s: Sentence) -> list[tuple[int, int]]:
+def history_scopes(text: str, s: Sentence) -> list[tuple[int, int]]:
     """Spans listing the patient's other conditions: "history of X and Y", and the
     conditions an introduction attaches to the patient before the story starts
     ("A 67-year-old man with type 2 diabetes and CKD presented with ...")."""
@@ -739,7 +739,7 @@ _NOT_MODIFIER = {"presented", "developed", "showed", "revealed", "had", "with", 
                  "significant", "important", "relevant", "consistent", "evident", "apparent", "dominant"}
 
 
-def _extend_manifestation(text: str, m: Match, floor: int, ceiling: int, body_sites: bool = True) -> tuple[int, int]:
+def extend_manifestation(text: str, m: Match, floor: int, ceiling: int, body_sites: bool = True) -> tuple[int, int]:
     """Grow a manifestation over its adjectives ("bilateral non-exudative", "quotidian spiking")
     and a trailing body site ("of the elbow and hands")."""
     start, end = m.start, m.end
@@ -782,7 +782,7 @@ def extract_conditions(
     adjectives = disease_adjectives()
 
     for s in sentences:
-        scopes = _history_scopes(text, s)
+        scopes = history_scopes(text, s)
         for m in mentions.within(s.start, s.end, *CONDITION_KINDS):
             entry = m.first(*CONDITION_KINDS)
             key = entry.canonical.lower()
@@ -805,15 +805,15 @@ def extract_conditions(
             if in_history:
                 if key not in seen:
                     seen.add(key)
-                    a, b = _extend_manifestation(text, m, s.start, s.end, body_sites=False)
-                    comorbidities.append((_clean_name(text[a:b]), ev(view, a, b, "comorbidities")))
+                    a, b = extend_manifestation(text, m, s.start, s.end, body_sites=False)
+                    comorbidities.append((clean_name(text[a:b]), ev(view, a, b, "comorbidities")))
                 continue
             if cutoff is not None and m.start >= cutoff:
                 continue
             if _EXCLUDED_AFTER.match(text[m.end : m.end + 40]):
                 continue
-            a, b = _extend_manifestation(text, m, s.start, s.end)
-            name = _clean_name(text[a:b])
+            a, b = extend_manifestation(text, m, s.start, s.end)
+            name = clean_name(text[a:b])
             if key in seen or name in seen:
                 continue
             seen.add(key)
@@ -926,7 +926,7 @@ def extract_adverse_events(
 
     def add(m: Match, cue: tuple[int, int]) -> None:
         key = m.first(*CONDITION_KINDS).canonical.lower()
-        name = _clean_name(m.surface)
+        name = clean_name(m.surface)
         if key in condition_keys or name.lower() in seen:
             return
         seen.add(name.lower())
@@ -1000,7 +1000,7 @@ def extract_adverse_events(
                     continue  # "the reactions" names no event
                 if name.lower() not in seen:
                     seen.add(name.lower())
-                    events.append((_clean_name(name), ev(view, pa, c.end, "events")))
+                    events.append((clean_name(name), ev(view, pa, c.end, "events")))
                     status_ev.append(ev(view, c.start, c.end, "status"))
     if events:
         return AdverseEvents(status="present", events=[e for e, _ in events], evidence=_dedupe_evidence(status_ev + [e for _, e in events]))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ..layout import Layout
 from ..vocab import Match
 from .mentions import TREATMENT_KINDS, Mentions, cue_words, find_cues, is_negated
-from .facts import _clean_name, _extend_manifestation, _history_scopes, source_text
+from .facts import clean_name, extend_manifestation, history_scopes, source_text
 
 FOLLOW_UP = re.compile(
     r"\bfollow(?:ed)?[\s-]*up\s+(?:was\s+)?(?:for|of|over|during|period\s+of|duration\s+of|:)?\s*(?:a\s+(?:median|mean|total|period)\s+(?:of\s+)?)?"
@@ -79,7 +79,7 @@ def frame_study(layout: Layout, mentions: Mentions, title_span: tuple[int, int] 
     if cond is None:
         # the disease the text talks about most, leaving out those listed as the
         # patient's history ("a history of hypertension and gout")
-        history = [span for sec in layout.sections if sec.kind in {"case", "body", "methods"} for s in sec.sentences for span in _history_scopes(text, s)]
+        history = [span for sec in layout.sections if sec.kind in {"case", "body", "methods"} for s in sec.sentences for span in history_scopes(text, s)]
         body = [
             m for m in mentions.matches
             if m.has("disease") and _in_body(layout, m.start) and not _denied(text, m) and not is_negated(text, m.start, max(0, m.start - 300))
@@ -91,7 +91,7 @@ def frame_study(layout: Layout, mentions: Mentions, title_span: tuple[int, int] 
         entry = cond.first("disease") or cond.first("sign", "manifestation")
         a, b = extend_condition(text, cond, mentions, ts[0] if ts and ts[0] <= cond.start < ts[1] else max(0, cond.start - 60))
         surface = text[a:b]
-        frame.condition = _clean_name(surface) if len(surface) > 4 or not surface.isupper() else entry.canonical
+        frame.condition = clean_name(surface) if len(surface) > 4 or not surface.isupper() else entry.canonical
         frame.condition_span = (a, b)
         frame.condition_keys = {entry.canonical.lower(), cond.surface.lower(), frame.condition.lower()}
         for m in mentions.matches:
@@ -107,11 +107,11 @@ def frame_study(layout: Layout, mentions: Mentions, title_span: tuple[int, int] 
             prob = m
             break
     if prob is not None:
-        a, b = _extend_manifestation(text, prob, ts[0] if ts else prob.start, ts[1] if ts else prob.end)
+        a, b = extend_manifestation(text, prob, ts[0] if ts else prob.start, ts[1] if ts else prob.end)
         pre = re.search(r"([\w-]+-(?:induced|associated|related))\s+$", text[max(0, a - 40) : a])
         if pre:
             a -= len(text[max(0, a - 40) : a]) - pre.start(1)
-        frame.problem = _clean_name(text[a:b])
+        frame.problem = clean_name(text[a:b])
         frame.problem_span = (a, b)
 
     # intervention: a treatment named in the title / aim
@@ -125,7 +125,7 @@ def frame_study(layout: Layout, mentions: Mentions, title_span: tuple[int, int] 
         tr = _most_discussed_treatment(layout, mentions)
     if tr is not None:
         entry = tr.first(*TREATMENT_KINDS)
-        frame.intervention = _clean_name(tr.surface)
+        frame.intervention = clean_name(tr.surface)
         frame.intervention_span = (tr.start, tr.end)
         frame.intervention_keys = {entry.canonical.lower()}
         # "oral tacrolimus" in the title names the same drug as "tacrolimus"
