@@ -29,8 +29,11 @@ _BARE_HEADING = re.compile(
 )
 _FIGURE = re.compile(r"^(?:fig(?:ure)?|table|supplementary (?:figure|table))\.?\s*[0-9]+[a-z]?\b", re.I)
 _BULLET = re.compile(r"^[\u2022\u25aa\u25cf\u2023\u2043\u25e6*\-\u00b7]\s+")
-_LABEL = re.compile(
-    r"^(?:case|patient|pt|observation)\s*(?:n[o°º]\.?\s*)?#?\s*(?:[0-9]{1,2}|[ivx]{1,4}|one|two|three|four|five|six)\b",
+# A patient label opening a line or sentence: "Case 1:", "Patient II.", "Observation no 2", "P1:"
+LABEL_START = re.compile(
+    r"^\W{0,3}(?P<label>(?:case|patient|pt\.?|observation|subject)\s*(?:n[o°º]\.?\s*|#\s*)?(?P<id>\d{1,2}|[IVX]{1,4}\b|[A-D]\b|one|two|three|four|five|six))\b"
+    r"\s*(?:[:.,)\-\u2013]|\s|$)"
+    r"|^\W{0,3}(?P<short>[PC]\s?(?P<sid>\d{1,2}))\s*[:.)\-\u2013]",
     re.I,
 )
 _ABBREV = {
@@ -199,7 +202,7 @@ class Layout:
                 continue
             t = ln.text
             return bool(
-                is_prose(t) or _opens_case(t) or _LABEL.match(t) or self._line_heading(ln)
+                is_prose(t) or _opens_case(t) or LABEL_START.match(t) or self._line_heading(ln)
                 or (len(t.split()) >= 6 and _VERB.search(t))
             )
         return False
@@ -233,7 +236,7 @@ class Layout:
                 continue
             if h and h[0] in {"keywords", "coi"} and i > 0:
                 continue
-            if _LABEL.match(line.text) and len(line.text.split()) > 4:
+            if LABEL_START.match(line.text) and len(line.text.split()) > 4:
                 body_start_line = i
                 break
             a, b = para_of[i]
@@ -242,7 +245,7 @@ class Layout:
                 h_next = self._line_heading(nxt)
                 if not _BULLET.match(nxt.text) and (
                     (h_next and h_next[0] in BODY_KINDS and (h_next[2] < nxt.end or self._content_follows(i + 1)))
-                    or _LABEL.fullmatch(nxt.text.rstrip(":. "))
+                    or LABEL_START.fullmatch(nxt.text.rstrip(":. "))
                 ):
                     body_start_line = i + 1  # a title line directly above "Background ..." or "Case 1"
                     break
@@ -250,7 +253,7 @@ class Layout:
                 joined = " ".join(ln.text for ln in lines[a : b + 1])
                 # a paragraph of running text has verbs; a title over an author list does not
                 prose = is_prose(joined) and (b == a or bool(_VERB.search(joined)))
-                if (prose or (b > a and _opens_case(joined))) and not _LABEL.match(line.text) and (i > 0 or b > a or is_prose(line.text)):
+                if (prose or (b > a and _opens_case(joined))) and not LABEL_START.match(line.text) and (i > 0 or b > a or is_prose(line.text)):
                     # the first paragraph of running text (a lone first line may be a title)
                     if not (i == 0 and not is_prose(line.text) and b == a):
                         body_start_line = i
@@ -276,7 +279,7 @@ class Layout:
                 h is None
                 and current is not None
                 and current.kind in {"background", "objective"}
-                and (after_blank or _LABEL.match(line.text))
+                and (after_blank or LABEL_START.match(line.text))
                 and _opens_case(line.text)
             ):
                 # "Introduction: ..." then a new paragraph "Patient 1: A 19-year-old woman ..."
@@ -347,7 +350,7 @@ def _split_midline(sec: Section, text: str) -> list[Section]:
 
 def _opens_case(text: str) -> bool:
     """A paragraph that starts telling a patient's story."""
-    if _LABEL.match(text):
+    if LABEL_START.match(text):
         return True
     head = " ".join(text.split()[:14])
     return bool(_AGE_INTRO.search(head)) or bool(re.match(r"^(?:we|here\s+we)\s+(?:report|present|describe)\b", text, re.I))
@@ -390,7 +393,7 @@ def split_sentences(text: str, start: int, end: int, kind: str) -> list[Sentence
         cur, nxt = ln.strip(), lines[i + 1].strip()
         if not cur or not nxt:
             cuts.append(pos)
-        elif cur[-1] in ".!?:;" or _LABEL.match(nxt) or _BULLET.match(nxt) or _BULLET.match(cur):
+        elif cur[-1] in ".!?:;" or LABEL_START.match(nxt) or _BULLET.match(nxt) or _BULLET.match(cur):
             cuts.append(pos)
         elif len(cur.split()) <= 6 and nxt[:1].isupper() and not re.search(r"[,(]$", cur):
             cuts.append(pos)

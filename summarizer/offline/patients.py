@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..layout import PATIENT_KINDS, Layout, Sentence
+from ..layout import LABEL_START, PATIENT_KINDS, Layout, Sentence
 from ..vocab import NUMBER_WORDS, SEX_NOUNS, SEX_PRONOUNS
 from .mentions import cue_words
 
@@ -43,12 +43,6 @@ ONSET_PATTERNS = [
     re.compile(r"\bdiagnosed\s+(?:with\s+[^.;]{1,60}?\s+)?at\s+(?:the\s+)?age\s+(?:of\s+)?(?P<n>\d{1,3}(?:[.,]\d+)?)\s*(?P<unit>years?|yrs?|y|months?|mos?|weeks?|days?)?", re.I),
     re.compile(r"\bsince\s+(?:the\s+)?age\s+(?:of\s+)?(?P<n>\d{1,3}(?:[.,]\d+)?)\s*(?P<unit>years?|yrs?|y|months?|mos?|weeks?|days?)?", re.I),
 ]
-_LABEL_START = re.compile(
-    r"^\W{0,3}(?P<label>(?:case|patient|pt\.?|observation|subject)\s*(?:n[o°º]\.?\s*|#\s*)?(?P<id>\d{1,2}|[IVX]{1,4}\b|[A-D]\b|one|two|three|four|five|six))\b"
-    r"\s*(?:[:.,)\-\u2013]|\s|$)"
-    r"|^\W{0,3}(?P<short>[PC]\s?(?P<sid>\d{1,2}))\s*[:.)\-\u2013]",  # "P1:", "C2."
-    re.I,
-)
 _LABEL_INSIDE = re.compile(r"\b(?:in|for|of)\s+(?P<label>(?:case|patient)\s*(?P<id>\d{1,2}))\b", re.I)
 _ORDINAL_START = re.compile(
     rf"^\W{{0,3}}(?:in\s+)?(?:the\s+)?(?P<ord>{'|'.join(ORDINALS)})(?:\s+(?:patient|case|child|one|boy|girl|man|woman|sibling|twin|infant|brother|sister)\b|\s*,)",
@@ -128,7 +122,7 @@ def narrative_sentences(layout: Layout) -> list[Sentence]:
             if _starts_discussion(s):
                 break
             if not started:
-                if _ANCHOR.search(s.text) or _LABEL_START.match(s.text) or _GROUP.search(s.text):
+                if _ANCHOR.search(s.text) or LABEL_START.match(s.text) or _GROUP.search(s.text):
                     started = True
                 else:
                     continue
@@ -139,7 +133,7 @@ def narrative_sentences(layout: Layout) -> list[Sentence]:
 
 
 def label_of(s: Sentence) -> tuple[str, tuple[int, int]] | None:
-    m = _LABEL_START.match(s.text)
+    m = LABEL_START.match(s.text)
     if m and m.group("short"):
         return re.sub(r"\s", "", m.group("short")).upper(), (s.start + m.start("short"), s.start + m.end("short"))
     if m:
